@@ -11,19 +11,7 @@ const require = createRequire(import.meta.url);
 const asc = join(dirname(require.resolve("assemblyscript/package.json")), "bin", "asc.js");
 mkdirSync(join(here, "build"), { recursive: true });
 
-const common = [
-  "assembly/index.ts",
-  "-O3",
-  "--noAssert",
-  "--runtime",
-  "stub",
-  "--importMemory",
-  "--initialMemory",
-  "1",
-  "--use",
-  "abort=",
-  "--enable",
-];
+const common = ["assembly/index.ts", "-O3", "--noAssert", "--runtime", "stub", "--importMemory", "--initialMemory", "1", "--use", "abort=", "--enable"];
 for (const [name, features] of [
   ["kernels", "simd"],
   ["kernels-relaxed", "simd,relaxed-simd"],

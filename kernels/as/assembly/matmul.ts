@@ -24,28 +24,41 @@ function store_dot8(y: usize, a0: v128, a1: v128, a2: v128, a3: v128, a4: v128, 
   store<f32>(y, hsum(a7), 28);
 }
 
-/** Dot product of one f32 row with x over cols, 4 lanes x 2 accumulators plus scalar tail. */
+/** Dot product of one f32 row with x over cols: 4 independent accumulators, then a scalar tail. */
 @inline
 function dot_f32(w: usize, x: usize, cols: i32): f32 {
   let a0 = f32x4.splat(0);
   let a1 = a0;
+  let a2 = a0;
+  let a3 = a0;
   let k = 0;
-  for (; k + 8 <= cols; k += 8) {
+  for (; k + 16 <= cols; k += 16) {
     const o = <usize>k << 2;
     a0 = madd(v128.load(w + o), v128.load(x + o), a0);
     a1 = madd(v128.load(w + o, 16), v128.load(x + o, 16), a1);
+    a2 = madd(v128.load(w + o, 32), v128.load(x + o, 32), a2);
+    a3 = madd(v128.load(w + o, 48), v128.load(x + o, 48), a3);
   }
-  let s = hsum(f32x4.add(a0, a1));
+  for (; k + 4 <= cols; k += 4) {
+    const o = <usize>k << 2;
+    a0 = madd(v128.load(w + o), v128.load(x + o), a0);
+  }
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
   for (; k < cols; k++) s += load<f32>(w + (<usize>k << 2)) * load<f32>(x + (<usize>k << 2));
   return s;
 }
+
+/** Rows up to this many f32 use the one-row path; longer ones the eight-row path (see below). */
+const SHORT_ROW_COLS = 2560;
 
 export function matmul_f32(w: usize, x: usize, y: usize, rows: i32, cols: i32, n: i32): void {
   const stride = <usize>cols << 2;
   const cols4 = cols & ~3;
   let r = 0;
-  // Eight rows share each x load: eight DRAM streams keep the prefetchers busy.
-  for (; r + 8 <= rows; r += 8) {
+  // Short rows: x stays in L1 and one row at a time is a single sequential stream, which
+  // the prefetchers follow at full speed. Long rows: x no longer fits beside the streamed
+  // weights, so eight rows share each x load instead.
+  for (; cols > SHORT_ROW_COLS && r + 8 <= rows; r += 8) {
     const w0 = w + <usize>r * stride;
     for (let t = 0; t < n; t++) {
       const xt = x + <usize>t * stride;

@@ -1,6 +1,6 @@
-import { type DType, byteSize, dtypeInfo, isDType, isQuantized, numel } from "./dtype";
-import { AlignmentError, AliasError, DTypeError, NonFiniteError, OutOfRangeError, ShapeError, TensorStateError } from "./errors";
-import { Tensor, type Layout, type TensorOwner } from "./tensor";
+import { byteSize, type DType, dtypeInfo, isDType, isQuantized, numel } from "./dtype";
+import { AliasError, AlignmentError, DTypeError, NonFiniteError, OutOfRangeError, ShapeError, TensorStateError } from "./errors";
+import { type Layout, Tensor, type TensorOwner } from "./tensor";
 
 export type TensorData = Float32Array | Uint16Array | Uint8Array | Int32Array | Int8Array | number[];
 
@@ -43,6 +43,11 @@ export interface TopK {
 
 export type BackendName = "wasm" | "reference";
 
+export interface TensorOptions {
+  /** physical layout; default: the backend's choice ("x4" for wasm matmul weights) */
+  layout?: Layout;
+}
+
 /**
  * The operations every backend implements. Public methods validate their arguments
  * (shapes, dtypes, ranges, aliasing) and only then call the backend's `k*` method, so
@@ -53,8 +58,11 @@ export abstract class Backend implements TensorOwner {
 
   // ------------------------------------------------------------------ storage
 
-  /** Create a tensor; `data` is in the dtype's storage format (f16 as uint16 bits, q8_0/q4_0 as raw blocks). */
-  tensor(dtype: DType, shape: readonly number[], data?: TensorData): Tensor {
+  /**
+   * Create a tensor; `data` is in the dtype's storage format (f16 as uint16 bits, q8_0/q4_0
+   * as raw blocks). The backend picks the physical layout unless `opts.layout` says.
+   */
+  tensor(dtype: DType, shape: readonly number[], data?: TensorData, opts: TensorOptions = {}): Tensor {
     if (!isDType(dtype)) throw new DTypeError(`unknown dtype ${JSON.stringify(dtype)}`);
     const dims = checkShape(shape);
     const bytes = byteSize(dtype, dims);
@@ -63,21 +71,25 @@ export abstract class Backend implements TensorOwner {
       raw = toBytes(dtype, data, bytes, dims);
       if (isQuantized(dtype)) checkBlockScales(dtype, raw);
     }
-    return this.kCreate(dtype, dims, bytes, raw, this.preferredLayout(dtype, dims));
+    const layout = opts.layout ?? this.preferredLayout(dtype, dims);
+    if (layout !== "rows" && layout !== this.preferredLayout(dtype, dims)) {
+      throw new ShapeError(`layout ${JSON.stringify(layout)} is not available for ${dtype} [${dims.join(", ")}] on the ${this.name} backend`);
+    }
+    return this.kCreate(dtype, dims, bytes, raw, layout);
   }
 
   /** A zero-filled tensor. */
-  empty(dtype: DType, shape: readonly number[]): Tensor {
-    return this.tensor(dtype, shape);
+  empty(dtype: DType, shape: readonly number[], opts: TensorOptions = {}): Tensor {
+    return this.tensor(dtype, shape, undefined, opts);
   }
 
   /** Convert f32 values to `dtype` (ggml's reference quantizers for q8_0/q4_0). */
-  fromF32(dtype: DType, shape: readonly number[], values: Float32Array | number[]): Tensor {
+  fromF32(dtype: DType, shape: readonly number[], values: Float32Array | number[], opts: TensorOptions = {}): Tensor {
     const dims = checkShape(shape);
     const src = this.tensor("f32", dims, values);
     try {
       if (dtype === "f32") return src;
-      const dst = this.tensor(dtype, dims);
+      const dst = this.tensor(dtype, dims, undefined, opts);
       this.quantize(dst, src);
       return dst;
     } finally {
@@ -257,7 +269,8 @@ export abstract class Backend implements TensorOwner {
     if (!(opts.invFreq instanceof Float32Array) || opts.invFreq.length !== ropeDim / 2) {
       throw new ShapeError(`rope: invFreq must be a Float32Array of ${ropeDim / 2} values, got ${opts.invFreq?.length}`);
     }
-    if (opts.style !== "neox" && opts.style !== "interleaved") throw new OutOfRangeError(`rope: style must be "neox" or "interleaved", got ${JSON.stringify(opts.style)}`);
+    if (opts.style !== "neox" && opts.style !== "interleaved")
+      throw new OutOfRangeError(`rope: style must be "neox" or "interleaved", got ${JSON.stringify(opts.style)}`);
     const af = opts.attentionFactor ?? 1;
     if (!Number.isFinite(af)) throw new OutOfRangeError(`rope: attentionFactor must be finite, got ${af}`);
     if (nTok === 0) return;
@@ -269,7 +282,12 @@ export abstract class Backend implements TensorOwner {
    * k, v: [nKvHeads, capacity, headDim].
    */
   attention(out: Tensor, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): void {
-    for (const [t, n] of [[out, "out"], [q, "q"], [k, "k"], [v, "v"]] as const) {
+    for (const [t, n] of [
+      [out, "out"],
+      [q, "q"],
+      [k, "k"],
+      [v, "v"],
+    ] as const) {
       this.own(t, `attention ${n}`);
       f32Only(`attention ${n}`, t);
       if (t.rank !== 3) throw new ShapeError(`attention: ${n} must be 3-D, got [${t.shape.join(", ")}]`);

@@ -1,23 +1,24 @@
 export {
-  Backend,
   type AttentionMask,
   type AttentionOptions,
+  Backend,
   type BackendName,
   type MatmulWeightDType,
   type RopeOptions,
   type RopeStyle,
   type TensorData,
+  type TensorOptions,
   type TopK,
 } from "./backend";
-export { type DType, DTYPES, QK, byteSize, dtypeInfo, isDType, isQuantized, numel } from "./dtype";
+export { byteSize, DTYPES, type DType, dtypeInfo, isDType, isQuantized, numel, QK } from "./dtype";
 export * from "./errors";
-export { f16ToF32, f32ToF16, f16ArrayToF32, f32ArrayToF16 } from "./half";
-export { type KernelFile, type WasmSource, compileWasm, hostSupportsRelaxedSimd, hostSupportsSimd, kernelFileUrl } from "./kernel-files";
-export { OmpSolver, type OmpOptions, type OmpResult } from "./omp/solver";
+export { f16ArrayToF32, f16ToF32, f32ArrayToF16, f32ToF16 } from "./half";
+export { compileWasm, hostSupportsRelaxedSimd, hostSupportsSimd, type KernelFile, kernelFileUrl, type WasmSource } from "./kernel-files";
 export { ompReference } from "./omp/reference";
+export { type OmpOptions, type OmpResult, OmpSolver } from "./omp/solver";
 export { ReferenceBackend } from "./reference/backend";
 export { type RopeFrequencies, type RopeScaling, ropeFrequencies } from "./rope-freq";
-export { Tensor, type Layout } from "./tensor";
+export { type Layout, Tensor } from "./tensor";
 export { type ArenaStats, TensorArena } from "./wasm/arena";
 export { type SimdVariant, WasmBackend, type WasmBackendOptions } from "./wasm/backend";
 export type { KernelExports } from "./wasm/kernels";

@@ -47,8 +47,12 @@ async function compileUrl(url: URL): Promise<WebAssembly.Module> {
   if (url.protocol === "file:") {
     if (hasDeno()) return WebAssembly.compile((await (Deno as { readFile(p: URL): Promise<Uint8Array> }).readFile(url)) as BufferSource);
     if (isNode()) {
-      const fs = await import(/* @vite-ignore */ "node:fs/promises" as string);
-      return WebAssembly.compile(await fs.readFile(url));
+      // process.getBuiltinModule (Node >= 20.16) needs no import statement, so browser and
+      // Worker bundlers never see node:fs
+      const proc = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process;
+      const fs = proc?.getBuiltinModule?.("node:fs") as { promises: { readFile(u: URL): Promise<Uint8Array> } } | undefined;
+      if (!fs) throw new KernelLoadError("reading kernel files needs Node >= 20.16 (process.getBuiltinModule); or pass the module bytes");
+      return WebAssembly.compile((await fs.promises.readFile(url)) as BufferSource);
     }
     throw new KernelLoadError(`cannot read ${url.href} on this host; pass the module or its bytes explicitly`);
   }
@@ -70,8 +74,37 @@ async function compileResponse(res: Response | Promise<Response>, what: string):
  * run relaxed-SIMD code; the rest get the simd128 build.
  */
 const RELAXED_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00, 0x0a, 0x3d, 0x01, 0x3b,
-  0x00, ...vconst(), ...vconst(), ...vconst(), 0xfd, 0x85, 0x02, 0x0b,
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00,
+  0x01,
+  0x05,
+  0x01,
+  0x60,
+  0x00,
+  0x01,
+  0x7b,
+  0x03,
+  0x02,
+  0x01,
+  0x00,
+  0x0a,
+  0x3d,
+  0x01,
+  0x3b,
+  0x00,
+  ...vconst(),
+  ...vconst(),
+  ...vconst(),
+  0xfd,
+  0x85,
+  0x02,
+  0x0b,
 ]);
 
 function vconst(): number[] {
@@ -90,8 +123,36 @@ export function hostSupportsSimd(): boolean {
   try {
     // same module with a plain f32x4.add (0xfd 0xe4 0x01) instead of relaxed_madd; drop one operand
     const bytes = new Uint8Array([
-      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00, 0x0a, 0x2b, 0x01, 0x29,
-      0x00, ...vconst(), ...vconst(), 0xfd, 0xe4, 0x01, 0x0b,
+      0x00,
+      0x61,
+      0x73,
+      0x6d,
+      0x01,
+      0x00,
+      0x00,
+      0x00,
+      0x01,
+      0x05,
+      0x01,
+      0x60,
+      0x00,
+      0x01,
+      0x7b,
+      0x03,
+      0x02,
+      0x01,
+      0x00,
+      0x0a,
+      0x2b,
+      0x01,
+      0x29,
+      0x00,
+      ...vconst(),
+      ...vconst(),
+      0xfd,
+      0xe4,
+      0x01,
+      0x0b,
     ]);
     return WebAssembly.validate(bytes);
   } catch {

@@ -5,17 +5,17 @@ import {
   AlignmentError,
   type Backend,
   CanaryError,
+  createBackend,
   DTypeError,
   KernelLoadError,
   NonFiniteError,
   OutOfRangeError,
+  ropeFrequencies,
   ShapeError,
   TensorStateError,
   WasmBackend,
-  createBackend,
-  ropeFrequencies,
 } from "../src/index";
-import { type Pair, backends } from "./util";
+import { backends, type Pair } from "./util";
 
 let P: Pair;
 beforeAll(async () => {
@@ -57,8 +57,20 @@ describe("tensor creation", () => {
   it(
     "refuses to quantize NaN/Inf to a block format",
     both((be) => {
-      expect(() => be.fromF32("q8_0", [1, 32], Float32Array.from({ length: 32 }, (_, i) => (i === 3 ? Number.NaN : i)))).toThrow(NonFiniteError);
-      expect(() => be.fromF32("q4_0", [1, 32], Float32Array.from({ length: 32 }, (_, i) => (i === 3 ? Number.POSITIVE_INFINITY : i)))).toThrow(NonFiniteError);
+      expect(() =>
+        be.fromF32(
+          "q8_0",
+          [1, 32],
+          Float32Array.from({ length: 32 }, (_, i) => (i === 3 ? Number.NaN : i)),
+        ),
+      ).toThrow(NonFiniteError);
+      expect(() =>
+        be.fromF32(
+          "q4_0",
+          [1, 32],
+          Float32Array.from({ length: 32 }, (_, i) => (i === 3 ? Number.POSITIVE_INFINITY : i)),
+        ),
+      ).toThrow(NonFiniteError);
     }),
   );
 });
@@ -106,7 +118,9 @@ describe("op arguments", () => {
       expect(() => be.rope(x, [0, 1], { invFreq, style: "neox", ropeDim: 10 })).toThrow(ShapeError);
       expect(() => be.rope(x, [0, 1], { invFreq, style: "sideways" as never })).toThrow(OutOfRangeError);
       expect(() => ropeFrequencies(7, 10000)).toThrow(OutOfRangeError);
-      expect(() => ropeFrequencies(8, 10000, { type: "llama3", factor: 8, lowFreqFactor: 4, highFreqFactor: 1, originalMaxPositionEmbeddings: 8192 })).toThrow(OutOfRangeError);
+      expect(() => ropeFrequencies(8, 10000, { type: "llama3", factor: 8, lowFreqFactor: 4, highFreqFactor: 1, originalMaxPositionEmbeddings: 8192 })).toThrow(
+        OutOfRangeError,
+      );
     }),
   );
 

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Backend, ropeFrequencies } from "../src/index";
-import { type Pair, backends, nmse } from "./util";
+import { backends, nmse, type Pair } from "./util";
 
 const G = JSON.parse(readFileSync(new URL("./golden/ops.json", import.meta.url), "utf8"));
 let P: Pair;

@@ -1,6 +1,6 @@
 /** The Rust OMP solver against a plain reference, and exact recovery of sparse signals. */
 import { beforeAll, describe, expect, it } from "vitest";
-import { OmpSolver, OutOfRangeError, ShapeError, ompReference } from "../src/index";
+import { OmpSolver, OutOfRangeError, ompReference, ShapeError } from "../src/index";
 import { rng } from "./util";
 
 let omp: OmpSolver;
@@ -61,7 +61,7 @@ describe("OMP", () => {
     it(`matches the reference on dense targets (${nAtoms} atoms, dim ${dim}, k ${k}, normalize ${normalize})`, () => {
       const r = rng(nAtoms * 3 + k);
       // unnormalized atoms of different lengths, like embedding rows
-      const dict = gaussian(r, nAtoms * dim).map((v, i) => v * (0.5 + ((i / dim) | 0) % 7) * 0.3);
+      const dict = gaussian(r, nAtoms * dim).map((v, i) => v * (0.5 + (((i / dim) | 0) % 7)) * 0.3);
       const nT = 37; // more than two batches of 16
       const targets = gaussian(r, nT * dim);
       const got = omp.solve(dict, nAtoms, targets, nT, { k, normalize });

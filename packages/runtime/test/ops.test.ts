@@ -5,9 +5,9 @@
  * unchanged, so a kernel writing anywhere but its output fails.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { type Backend, type DType, type RopeStyle, ropeFrequencies, type Tensor, f16ToF32 } from "../src/index";
+import { type Backend, type DType, f16ToF32, type RopeStyle, ropeFrequencies, type Tensor } from "../src/index";
 import { quantizeQ8_0 } from "../src/reference/quant";
-import { type Pair, backends, nmse, rng, sameBytes, snapshot, uniform } from "./util";
+import { backends, nmse, type Pair, rng, sameBytes, snapshot, uniform } from "./util";
 
 let P: Pair;
 beforeAll(async () => {
@@ -100,7 +100,7 @@ describe("matmul", () => {
     const want = new Float64Array(rows);
     for (let i = 0; i < rows; i++) {
       for (let b = 0; b < cols / 32; b++) {
-        const wo = (i * cols) / 32 * 34 + b * 34;
+        const wo = ((i * cols) / 32) * 34 + b * 34;
         const dw = f16ToF32(wq[wo] | (wq[wo + 1] << 8));
         // the kernel keeps the activation scale in f32: recompute it as ggml does before the f16 store
         let amax = 0;
@@ -153,7 +153,11 @@ describe("norms and activations", () => {
         runCase(
           {
             setup(be) {
-              const x = be.tensor("f32", [rows, dim], X.map((v) => v * 8));
+              const x = be.tensor(
+                "f32",
+                [rows, dim],
+                X.map((v) => v * 8),
+              );
               return { inputs: [x], outputs: [x], run: () => void be.softmax(x, x) };
             },
           },
@@ -165,7 +169,11 @@ describe("norms and activations", () => {
           runCase(
             {
               setup(be) {
-                const x = be.tensor("f32", [rows, dim], X.map((v) => v * 3));
+                const x = be.tensor(
+                  "f32",
+                  [rows, dim],
+                  X.map((v) => v * 3),
+                );
                 const y = be.empty("f32", [rows, dim]);
                 return { inputs: [x], outputs: [y], run: () => void be[op](y, x) };
               },
@@ -225,7 +233,8 @@ describe("rope", () => {
       [7, 3, 64, 64],
       [5, 2, 96, 32],
       [2, 8, 128, 128],
-    ]) cases.push([nTok, nHeads, headDim, ropeDim, style]);
+    ])
+      cases.push([nTok, nHeads, headDim, ropeDim, style]);
   }
   for (const [nTok, nHeads, headDim, ropeDim, style] of cases) {
     for (const scaling of ["default", "llama3"] as const) {
@@ -427,10 +436,15 @@ describe("conversions (bit-exact)", () => {
       if (!(Object.is(got[i], want) || (Number.isNaN(got[i]) && Number.isNaN(want)))) throw new Error(`f16 0x${i.toString(16)}: got ${got[i]} want ${want}`);
     }
     // and back: every finite f16 value round-trips exactly
-    const back = P.wasm.fromF32("f16", [65536], got.map((v) => (Number.isFinite(v) ? v : 0)));
+    const back = P.wasm.fromF32(
+      "f16",
+      [65536],
+      got.map((v) => (Number.isFinite(v) ? v : 0)),
+    );
     const bits = P.wasm.read(back) as Uint16Array;
     for (let i = 0; i < 65536; i++) {
-      if (Number.isFinite(got[i]) && bits[i] !== i && !(got[i] === 0 && (bits[i] & 0x7fff) === 0)) throw new Error(`f16 0x${i.toString(16)} came back as 0x${bits[i].toString(16)}`);
+      if (Number.isFinite(got[i]) && bits[i] !== i && !(got[i] === 0 && (bits[i] & 0x7fff) === 0))
+        throw new Error(`f16 0x${i.toString(16)} came back as 0x${bits[i].toString(16)}`);
     }
   });
 });

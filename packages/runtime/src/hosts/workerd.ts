@@ -6,9 +6,10 @@
  * the other hosts; pass `relaxedModule` (imported the same way) and `simd: "auto"` to use it.
  */
 // These paths are relative to dist/ (this file is bundled to dist/workerd.js).
-import kernelsModule from "../kernels/kernels.wasm";
+
+import { type Backend, createBackend as createAny, OmpSolver, type WasmBackendOptions } from "../index";
 import rustModule from "../kernels/edgespec-rs.wasm";
-import { createBackend as createAny, OmpSolver, type Backend, type WasmBackendOptions } from "../index";
+import kernelsModule from "../kernels/kernels.wasm";
 
 export * from "../index";
 

@@ -3,7 +3,7 @@
  * least-squares problem from scratch (normal equations, Gaussian elimination with partial
  * pivoting, float64). Slow and obvious.
  */
-import { type OmpOptions, type OmpResult, checkOmpArgs } from "./solver";
+import { checkOmpArgs, type OmpOptions, type OmpResult } from "./solver";
 
 export function ompReference(dictionary: Float32Array, nAtoms: number, targets: Float32Array, nTargets: number, opts: OmpOptions): OmpResult {
   const dim = checkOmpArgs(dictionary, nAtoms, targets, nTargets, opts);

@@ -4,7 +4,7 @@
  * runs `omp_batch` once and copies the results out, then releases everything.
  */
 import { KernelLoadError, KernelTrapError, OutOfRangeError, ShapeError } from "../errors";
-import { type WasmSource, compileWasm, kernelFileUrl } from "../kernel-files";
+import { compileWasm, kernelFileUrl, type WasmSource } from "../kernel-files";
 
 export interface OmpOptions {
   /** atoms per target (the sparsity); 1 <= k <= min(atoms, dim) */
@@ -117,7 +117,8 @@ export function checkOmpArgs(dictionary: Float32Array, nAtoms: number, targets: 
   if (dim < 1) throw new ShapeError("omp: atoms are empty");
   if (targets.length !== nTargets * dim) throw new ShapeError(`omp: targets must hold ${nTargets} x ${dim} values, got ${targets.length}`);
   const { k } = opts;
-  if (!Number.isInteger(k) || k < 1 || k > nAtoms || k > dim) throw new OutOfRangeError(`omp: k must be an integer in [1, min(nAtoms=${nAtoms}, dim=${dim})], got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > nAtoms || k > dim)
+    throw new OutOfRangeError(`omp: k must be an integer in [1, min(nAtoms=${nAtoms}, dim=${dim})], got ${k}`);
   const tol = opts.tol ?? 0;
   if (!Number.isFinite(tol) || tol < 0) throw new OutOfRangeError(`omp: tol must be finite and >= 0, got ${tol}`);
   for (let i = 0; i < dictionary.length; i++) if (!Number.isFinite(dictionary[i])) throw new OutOfRangeError(`omp: dictionary value ${i} is not finite`);

@@ -5,10 +5,10 @@
  */
 import { type AttentionMask, Backend, type BackendName, type RopeStyle, type TopK } from "../backend";
 import type { DType } from "../dtype";
-import { f32ArrayToF16, f16ArrayToF32 } from "../half";
-import { Tensor, type Layout } from "../tensor";
+import { f16ArrayToF32, f32ArrayToF16 } from "../half";
+import { type Layout, Tensor } from "../tensor";
 import { erf, fr, gelu, geluTanh, silu } from "./math";
-import { dequantRow, dequantizeQ4_0, dequantizeQ8_0, quantizeQ4_0, quantizeQ8_0 } from "./quant";
+import { dequantizeQ4_0, dequantizeQ8_0, dequantRow, quantizeQ4_0, quantizeQ8_0 } from "./quant";
 
 export class ReferenceBackend extends Backend {
   readonly name: BackendName = "reference";

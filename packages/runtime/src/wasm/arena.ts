@@ -143,9 +143,7 @@ export class TensorArena {
       try {
         this.memory.grow(Math.ceil(need / PAGE));
       } catch {
-        throw new OutOfRangeError(
-          `arena: wasm memory exhausted: needed ${minBytes} more bytes, memory is ${oldEnd} bytes and cannot grow further`,
-        );
+        throw new OutOfRangeError(`arena: wasm memory exhausted: needed ${minBytes} more bytes, memory is ${oldEnd} bytes and cannot grow further`);
       }
     }
     this.insertFree({ start: oldEnd, size: this.memory.buffer.byteLength - oldEnd });
@@ -182,10 +180,12 @@ export class TensorArena {
   private checkOne(a: Allocation): void {
     const m = this.bytes;
     for (let p = a.start; p < a.ptr; p++) {
-      if (m[p] !== canaryByte(p)) throw new CanaryError(`arena: guard bytes before 0x${a.ptr.toString(16)} (${a.bytes} bytes) were overwritten at -${a.ptr - p}`);
+      if (m[p] !== canaryByte(p))
+        throw new CanaryError(`arena: guard bytes before 0x${a.ptr.toString(16)} (${a.bytes} bytes) were overwritten at -${a.ptr - p}`);
     }
     for (let p = a.ptr + a.bytes; p < a.start + a.size; p++) {
-      if (m[p] !== canaryByte(p)) throw new CanaryError(`arena: guard bytes after 0x${a.ptr.toString(16)} (${a.bytes} bytes) were overwritten at +${p - a.ptr - a.bytes}`);
+      if (m[p] !== canaryByte(p))
+        throw new CanaryError(`arena: guard bytes after 0x${a.ptr.toString(16)} (${a.bytes} bytes) were overwritten at +${p - a.ptr - a.bytes}`);
     }
   }
 }

@@ -5,9 +5,9 @@
 import { type AttentionMask, Backend, type BackendName, type RopeStyle, type TopK } from "../backend";
 import { type DType, isQuantized } from "../dtype";
 import { KernelLoadError, KernelTrapError, OutOfRangeError } from "../errors";
-import { type WasmSource, compileWasm, hostSupportsRelaxedSimd, hostSupportsSimd, kernelFileUrl } from "../kernel-files";
-import { Tensor, type Layout } from "../tensor";
-import { TensorArena, type ArenaStats } from "./arena";
+import { compileWasm, hostSupportsRelaxedSimd, hostSupportsSimd, kernelFileUrl, type WasmSource } from "../kernel-files";
+import { type Layout, Tensor } from "../tensor";
+import { type ArenaStats, TensorArena } from "./arena";
 import { KERNEL_NAMES, type KernelExports } from "./kernels";
 
 export type SimdVariant = "baseline" | "relaxed";
@@ -139,10 +139,11 @@ export class WasmBackend extends Backend {
   }
 
   protected kRead(t: Tensor): Uint8Array {
-    if (t.layout === "x4") return this.withScratch(t.byteLength, (tmp) => {
-      this.unpackTo(t, tmp);
-      return this.arena.bytes.slice(tmp, tmp + t.byteLength);
-    });
+    if (t.layout === "x4")
+      return this.withScratch(t.byteLength, (tmp) => {
+        this.unpackTo(t, tmp);
+        return this.arena.bytes.slice(tmp, tmp + t.byteLength);
+      });
     return this.arena.bytes.slice(ptr(t), ptr(t) + t.byteLength);
   }
 
@@ -169,16 +170,31 @@ export class WasmBackend extends Backend {
 
   protected kMatmul(y: Tensor, w: Tensor, x: Tensor, rows: number, cols: number, n: number): void {
     const k = this.kernels;
-    if (w.dtype === "f32") return this.run("matmul", () => k.matmul_f32(ptr(w), ptr(x), ptr(y), rows, cols, n));
-    if (w.dtype === "f16") return this.run("matmul", () => k.matmul_f16(ptr(w), ptr(x), ptr(y), rows, cols, n));
+    if (w.dtype === "f32" || w.dtype === "f16") {
+      const f = w.dtype === "f32" ? k.matmul_f32 : k.matmul_f16;
+      this.run("matmul", () => f(ptr(w), ptr(x), ptr(y), rows, cols, n));
+      return;
+    }
     const q4 = w.dtype === "q4_0";
-    this.withScratch(k.act_row_bytes(cols) * n, (act) => {
-      this.run("matmul", () => {
-        k.quantize_act(ptr(x), act, cols, n, q4 ? 1 : 0);
-        const f = w.layout === "x4" ? (q4 ? k.matmul_q4_0x4 : k.matmul_q8_0x4) : q4 ? k.matmul_q4_0 : k.matmul_q8_0;
-        f(ptr(w), act, ptr(y), rows, cols, n);
-      });
+    // the quantized-activation buffer is kept between calls: decoding calls matmul per layer per token
+    const act = this.actScratch(k.act_row_bytes(cols) * n);
+    this.run("matmul", () => {
+      k.quantize_act(ptr(x), act, cols, n, q4 ? 1 : 0);
+      const f = w.layout === "x4" ? (q4 ? k.matmul_q4_0x4 : k.matmul_q8_0x4) : q4 ? k.matmul_q4_0 : k.matmul_q8_0;
+      f(ptr(w), act, ptr(y), rows, cols, n);
     });
+  }
+
+  private act = { ptr: 0, bytes: 0 };
+
+  private actScratch(bytes: number): number {
+    if (bytes > this.act.bytes) {
+      if (this.act.ptr) this.arena.release(this.act.ptr);
+      this.act = { ptr: 0, bytes: 0 };
+      const size = Math.max(bytes, 2 * this.act.bytes, 4096);
+      this.act = { ptr: this.arena.alloc(size, 16), bytes: size };
+    }
+    return this.act.ptr;
   }
 
   protected kRmsnorm(y: Tensor, x: Tensor, w: Tensor | null, n: number, dim: number, eps: number): void {
@@ -274,9 +290,15 @@ export class WasmBackend extends Backend {
       this.arena.bytes.copyWithin(ptr(dst), ptr(src), ptr(src) + src.byteLength);
       return;
     }
-    if (src.dtype === "f16") return this.run("dequantize", () => k.dequantize_f16(ptr(src), ptr(dst), n));
+    if (src.dtype === "f16") {
+      this.run("dequantize", () => k.dequantize_f16(ptr(src), ptr(dst), n));
+      return;
+    }
     const dq = src.dtype === "q8_0" ? k.dequantize_q8_0 : k.dequantize_q4_0;
-    if (src.layout !== "x4") return this.run("dequantize", () => dq(ptr(src), ptr(dst), n));
+    if (src.layout !== "x4") {
+      this.run("dequantize", () => dq(ptr(src), ptr(dst), n));
+      return;
+    }
     this.withScratch(src.byteLength, (tmp) => {
       this.unpackTo(src, tmp);
       this.run("dequantize", () => dq(tmp, ptr(dst), n));

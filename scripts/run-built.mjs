@@ -1,0 +1,21 @@
+// Builds the workspace if needed (turbo caches, so this is quick once built), then runs a
+// built script with the remaining arguments. Build output goes to stderr so that
+// `pnpm -s bench:kernels --json` prints nothing but JSON on stdout.
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const [script, ...args] = process.argv.slice(2);
+const turbo = join(root, "node_modules", ".bin", "turbo");
+const build = spawnSync(turbo, ["run", "build", "--output-logs=errors-only"], {
+  cwd: root,
+  stdio: ["ignore", process.stderr, process.stderr],
+  env: { ...process.env, TURBO_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" },
+});
+if (build.status !== 0) {
+  console.error(`build failed (exit ${build.status}); see the output above`);
+  process.exit(build.status ?? 1);
+}
+const run = spawnSync(process.execPath, [join(root, script), ...args], { cwd: root, stdio: "inherit" });
+process.exit(run.status ?? 1);
