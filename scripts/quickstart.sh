@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-exec pnpm -s demo "$@"
+exec pnpm --silent demo "$@"
