@@ -144,12 +144,24 @@ export function matmul_f16(w: usize, x: usize, y: usize, rows: i32, cols: i32, n
 // q4 mode pre-multiplies the slots by 256, 1, 16 and 256 to match the nibble masks.
 //
 // Per token row the buffer holds: nb*64 bytes of lanes | nb f32 block scales xs |
-// nb i32 block sums (q4 offset correction) | f64 final factor | 8 bytes pad.
+// nb i32 block sums (q4 offset correction) | f64 final factor | 8 bytes pad | 16-byte fence.
 // xs = dx * 2^E with E chosen per row so the largest xs is near 2^60; weight scales enter
 // as raw f16 bits in f32 position (value * 2^-112); the final factor 2^(104-E) undoes both.
 
 export function act_row_bytes(cols: i32): i32 {
-  return (cols >> 5) * 72 + 16;
+  return (cols >> 5) * 72 + 32;
+}
+
+/**
+ * Address of the row's fence slot. The x4 kernels store each row's partial sums there
+ * before loading the next row's weights. The store is never read; it orders the loads:
+ * V8's TurboFan otherwise hoists all eight weight loads of a block above the arithmetic,
+ * runs out of the 16 xmm registers and spills a dozen vectors per block (seen in its
+ * machine code). With the fences q8_0 x4 runs ~20% and q4_0 x4 ~25% faster.
+ */
+@inline
+function fence_slot(ar: usize, nb: i32): usize {
+  return ar + <usize>nb * 72 + 16;
 }
 
 export function quantize_act(x: usize, act: usize, cols: i32, n: i32, q4: i32): void {
@@ -305,14 +317,18 @@ export function matmul_q8_0x4(w: usize, act: usize, y: usize, rows: i32, cols: i
     for (let t = 0; t < n; t++) {
       const ar = act + <usize>t * rowb;
       const xs = ar + (<usize>nb << 6);
+      const fence = fence_slot(ar, nb);
       let acc = f32x4.splat(0);
       let p = wg;
       for (let b = 0; b < nb; b++) {
         const xo = ar + (<usize>b << 6);
         const x0 = v128.load(xo), x1 = v128.load(xo, 16), x2 = v128.load(xo, 32), x3 = v128.load(xo, 48);
         const s0 = dot_q8(v128.load(p, 8), v128.load(p, 24), x0, x1, x2, x3);
+        v128.store(fence, s0);
         const s1 = dot_q8(v128.load(p, 40), v128.load(p, 56), x0, x1, x2, x3);
+        v128.store(fence, s1);
         const s2 = dot_q8(v128.load(p, 72), v128.load(p, 88), x0, x1, x2, x3);
+        v128.store(fence, s2);
         const s3 = dot_q8(v128.load(p, 104), v128.load(p, 120), x0, x1, x2, x3);
         const d = f32x4.mul(wscale4(p), v128.load32_splat(xs + (<usize>b << 2)));
         acc = madd(f32x4.convert_i32x4_s(transpose_sum(s0, s1, s2, s3)), d, acc);
@@ -376,14 +392,18 @@ export function matmul_q4_0x4(w: usize, act: usize, y: usize, rows: i32, cols: i
       const ar = act + <usize>t * rowb;
       const xs = ar + (<usize>nb << 6);
       const xc = xs + (<usize>nb << 2);
+      const fence = fence_slot(ar, nb);
       let acc = f32x4.splat(0);
       let p = wg;
       for (let b = 0; b < nb; b++) {
         const xo = ar + (<usize>b << 6);
         const x0 = v128.load(xo), x1 = v128.load(xo, 16), x2 = v128.load(xo, 32), x3 = v128.load(xo, 48);
         const s0 = dot_q4(v128.load(p, 8), x0, x1, x2, x3);
+        v128.store(fence, s0);
         const s1 = dot_q4(v128.load(p, 24), x0, x1, x2, x3);
+        v128.store(fence, s1);
         const s2 = dot_q4(v128.load(p, 40), x0, x1, x2, x3);
+        v128.store(fence, s2);
         const s3 = dot_q4(v128.load(p, 56), x0, x1, x2, x3);
         const s = i32x4.sub(transpose_sum(s0, s1, s2, s3), v128.load32_splat(xc + (<usize>b << 2)));
         const d = f32x4.mul(wscale4(p), v128.load32_splat(xs + (<usize>b << 2)));
