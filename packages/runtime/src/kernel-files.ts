@@ -70,91 +70,33 @@ async function compileResponse(res: Response | Promise<Response>, what: string):
 }
 
 /**
- * A tiny module whose one function uses f32x4.relaxed_madd. Hosts that validate it
- * run relaxed-SIMD code; the rest get the simd128 build.
+ * A one-function module `() -> v128` whose body is `ops` applied to `operands` zero
+ * vectors: the smallest thing WebAssembly.validate can answer a feature question about.
  */
-const RELAXED_PROBE = new Uint8Array([
-  0x00,
-  0x61,
-  0x73,
-  0x6d,
-  0x01,
-  0x00,
-  0x00,
-  0x00,
-  0x01,
-  0x05,
-  0x01,
-  0x60,
-  0x00,
-  0x01,
-  0x7b,
-  0x03,
-  0x02,
-  0x01,
-  0x00,
-  0x0a,
-  0x3d,
-  0x01,
-  0x3b,
-  0x00,
-  ...vconst(),
-  ...vconst(),
-  ...vconst(),
-  0xfd,
-  0x85,
-  0x02,
-  0x0b,
-]);
-
-function vconst(): number[] {
-  return [0xfd, 0x0c, ...new Array(16).fill(0)];
+function probe(operands: number, ops: number[]): Uint8Array {
+  const body = [0x00, ...Array.from({ length: operands }, () => [0xfd, 0x0c, ...new Array(16).fill(0)]).flat(), ...ops, 0x0b];
+  const code = [0x01, body.length, ...body];
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // magic, version 1
+    ...[0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b], // type section: () -> v128
+    ...[0x03, 0x02, 0x01, 0x00], // function section: one function of type 0
+    ...[0x0a, code.length, ...code], // code section
+  ]);
 }
 
+/** Hosts that validate f32x4.relaxed_madd run the relaxed-SIMD build when asked. */
 export function hostSupportsRelaxedSimd(): boolean {
-  try {
-    return WebAssembly.validate(RELAXED_PROBE);
-  } catch {
-    return false;
-  }
+  return validates(probe(3, [0xfd, 0x85, 0x02]));
 }
 
+/** simd128 (f32x4.add) is the baseline edgespec needs. */
 export function hostSupportsSimd(): boolean {
+  return validates(probe(2, [0xfd, 0xe4, 0x01]));
+}
+
+function validates(bytes: Uint8Array): boolean {
   try {
-    // same module with a plain f32x4.add (0xfd 0xe4 0x01) instead of relaxed_madd; drop one operand
-    const bytes = new Uint8Array([
-      0x00,
-      0x61,
-      0x73,
-      0x6d,
-      0x01,
-      0x00,
-      0x00,
-      0x00,
-      0x01,
-      0x05,
-      0x01,
-      0x60,
-      0x00,
-      0x01,
-      0x7b,
-      0x03,
-      0x02,
-      0x01,
-      0x00,
-      0x0a,
-      0x2b,
-      0x01,
-      0x29,
-      0x00,
-      ...vconst(),
-      ...vconst(),
-      0xfd,
-      0xe4,
-      0x01,
-      0x0b,
-    ]);
-    return WebAssembly.validate(bytes);
+    return WebAssembly.validate(bytes as BufferSource);
   } catch {
     return false;
   }

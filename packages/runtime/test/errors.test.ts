@@ -7,6 +7,7 @@ import {
   CanaryError,
   createBackend,
   DTypeError,
+  hostSupportsRelaxedSimd,
   KernelLoadError,
   NonFiniteError,
   OutOfRangeError,
@@ -215,6 +216,21 @@ describe("wasm specifics", () => {
     await expect(WasmBackend.create({ module: new URL("file:///nonexistent/kernels.wasm") })).rejects.toThrow(/could not load the baseline kernels/);
     await expect(WasmBackend.create({ simd: "fast" as never })).rejects.toThrow(KernelLoadError);
     await expect(createBackend("cuda" as never)).rejects.toThrow(TypeError);
+  });
+
+  it("relaxed SIMD follows feature detection: 'auto' picks what the host validates, 'relaxed' refuses where missing", async () => {
+    const auto = await WasmBackend.create({ simd: "auto" });
+    if (hostSupportsRelaxedSimd()) {
+      expect(auto.variant).toBe("relaxed");
+      expect(auto.kernels.relaxed()).toBe(1);
+    } else {
+      expect(auto.variant).toBe("baseline");
+      expect(auto.kernels.relaxed()).toBe(0);
+      await expect(WasmBackend.create({ simd: "relaxed" })).rejects.toThrow(/relaxed SIMD was requested/);
+    }
+    const base = await WasmBackend.create();
+    expect(base.variant).toBe("baseline");
+    expect(base.kernels.relaxed()).toBe(0);
   });
 
   it("a module that is not edgespec's kernels is refused", async () => {
