@@ -4,28 +4,14 @@
  * hosts must agree hash for hash. Each case is also checked in-host against the
  * reference backend by NMSE, so agreeing on a wrong answer fails too.
  */
-import type { Backend, DType, OmpSolver, RopeStyle } from "@edgespec/runtime";
+
+import { type Backend, type DType, type OmpSolver, type RopeStyle, splitmix32 as rng } from "@edgespec/runtime";
+import type { CaseResult, ConformanceReport } from "./report";
 
 export interface HostApi {
   createBackend(name: "wasm" | "reference", opts?: { simd?: "baseline" | "relaxed" | "auto" }): Promise<Backend>;
   createOmp(): Promise<OmpSolver>;
   ropeFrequencies(dim: number, theta: number, scaling?: unknown): { invFreq: Float32Array; attentionFactor: number };
-}
-
-export interface CaseResult {
-  name: string;
-  sha256: string;
-  nmse: number;
-  bound: number;
-  ok: boolean;
-}
-
-export interface ConformanceReport {
-  host: string;
-  simd: string;
-  cases: CaseResult[];
-  ok: boolean;
-  ms: number;
 }
 
 type Out = Float32Array | Int32Array | Uint8Array | Uint16Array;
@@ -36,17 +22,6 @@ interface Case {
   run(be: Backend, api: HostApi): Out[] | Promise<Out[]>;
   /** outputs compared by NMSE against the reference backend (default: all) */
   compare?: number[];
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
-  };
 }
 
 function uniform(seed: number, n: number, lo = -1, hi = 1): Float32Array {
@@ -233,14 +208,4 @@ export async function runConformance(api: HostApi, host: string, simd: "baseline
   return { host, simd: (wasm as unknown as { variant: string }).variant, cases: results, ok: results.every((r) => r.ok), ms: Date.now() - t0 };
 }
 
-/** Differences between two hosts' reports: case names whose bytes differ. */
-export function compareReports(a: ConformanceReport, b: ConformanceReport): string[] {
-  const diffs: string[] = [];
-  const bm = new Map(b.cases.map((c) => [c.name, c.sha256]));
-  for (const c of a.cases) {
-    const other = bm.get(c.name);
-    if (other !== c.sha256) diffs.push(`${c.name}: ${a.host}=${c.sha256.slice(0, 12)} ${b.host}=${(other ?? "missing").slice(0, 12)}`);
-  }
-  if (a.cases.length !== b.cases.length) diffs.push(`case counts differ: ${a.host} ${a.cases.length}, ${b.host} ${b.cases.length}`);
-  return diffs;
-}
+export { type CaseResult, type ConformanceReport, compareReports } from "./report";

@@ -4,7 +4,7 @@
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
 import baseline from "../.conformance/node.json";
-import { type ConformanceReport, compareReports } from "../src/harness";
+import { type ConformanceReport, compareReports } from "../src/report";
 
 const worker = (env as unknown as { CONFORMANCE: { fetch(url: string): Promise<Response> } }).CONFORMANCE;
 

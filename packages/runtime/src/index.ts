@@ -16,6 +16,7 @@ export { f16ArrayToF32, f16ToF32, f32ArrayToF16, f32ToF16 } from "./half";
 export { compileWasm, hostSupportsRelaxedSimd, hostSupportsSimd, type KernelFile, kernelFileUrl, type WasmSource } from "./kernel-files";
 export { ompReference } from "./omp/reference";
 export { type OmpOptions, type OmpResult, OmpSolver } from "./omp/solver";
+export { splitmix32 } from "./random";
 export { ReferenceBackend } from "./reference/backend";
 export { type RopeFrequencies, type RopeScaling, ropeFrequencies } from "./rope-freq";
 export { type Layout, Tensor } from "./tensor";

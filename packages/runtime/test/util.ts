@@ -1,17 +1,7 @@
 /** Test helpers: a seeded RNG, NMSE, and a pair of backends under test. */
 import { ReferenceBackend, type Tensor, WasmBackend } from "../src/index";
 
-/** splitmix32: tiny, seeded, the same sequence on every host. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
-  };
-}
+export { splitmix32 as rng } from "../src/index";
 
 /** n values uniform in [lo, hi) */
 export function uniform(r: () => number, n: number, lo = -1, hi = 1): Float32Array {
