@@ -9,7 +9,7 @@
  * compares measurements taken under the same machine conditions.
  *
  *   pnpm bench:kernels            table
- *   pnpm -s bench:kernels --json  {"roofline_gb_s", "results": [{kernel, dtype, shape, gb_s, ratio, ...}]}
+ *   pnpm --silent bench:kernels --json  {"roofline_gb_s", "results": [{kernel, dtype, shape, gb_s, ratio, ...}]}
  */
 import { type DType, type Tensor, WasmBackend } from "@edgespec/runtime";
 import { median, rate } from "./stats";
@@ -68,8 +68,7 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   for (const [rows, cols] of shapes) {
     for (const v of variants) {
-      const rowsCheck = v.layout === "x4" ? rows % 4 === 0 : true;
-      if (!rowsCheck) continue;
+      if (v.layout === "x4" && rows % 4 !== 0) continue;
       const r = await measure(be, v.dtype, v.layout, rows, cols, roofRound, roofSamples);
       results.push(r);
       log(

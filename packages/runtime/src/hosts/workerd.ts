@@ -5,9 +5,8 @@
  * The relaxed-SIMD build is not imported by default, keeping results bit-identical with
  * the other hosts; pass `relaxedModule` (imported the same way) and `simd: "auto"` to use it.
  */
-// These paths are relative to dist/ (this file is bundled to dist/workerd.js).
-
 import { type Backend, createBackend as createAny, OmpSolver, type WasmBackendOptions } from "../index";
+// The .wasm paths are relative to dist/ (this file is bundled to dist/workerd.js).
 import rustModule from "../kernels/edgespec-rs.wasm";
 import kernelsModule from "../kernels/kernels.wasm";
 

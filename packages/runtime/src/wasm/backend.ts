@@ -189,9 +189,10 @@ export class WasmBackend extends Backend {
 
   private actScratch(bytes: number): number {
     if (bytes > this.act.bytes) {
+      // grow geometrically so a prefill of growing length does not reallocate every call
+      const size = Math.max(bytes, 2 * this.act.bytes, 4096);
       if (this.act.ptr) this.arena.release(this.act.ptr);
       this.act = { ptr: 0, bytes: 0 };
-      const size = Math.max(bytes, 2 * this.act.bytes, 4096);
       this.act = { ptr: this.arena.alloc(size, 16), bytes: size };
     }
     return this.act.ptr;
