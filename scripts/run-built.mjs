@@ -1,6 +1,6 @@
 // Builds the workspace if needed (turbo caches, so this is quick once built), then runs a
-// built script with the remaining arguments. Build output goes to stderr so that
-// `pnpm -s bench:kernels --json` prints nothing but JSON on stdout.
+// built script with the remaining arguments. Build output is shown only when the build
+// fails, so `pnpm --silent edgespec generate ... --json` prints nothing but JSON.
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,10 +10,13 @@ const [script, ...args] = process.argv.slice(2);
 const turbo = join(root, "node_modules", ".bin", "turbo");
 const build = spawnSync(turbo, ["run", "build", "--output-logs=errors-only"], {
   cwd: root,
-  stdio: ["ignore", process.stderr, process.stderr],
+  stdio: ["ignore", "pipe", "pipe"],
+  maxBuffer: 64 << 20,
   env: { ...process.env, TURBO_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" },
 });
 if (build.status !== 0) {
+  process.stderr.write(build.stdout);
+  process.stderr.write(build.stderr);
   console.error(`build failed (exit ${build.status}); see the output above`);
   process.exit(build.status ?? 1);
 }

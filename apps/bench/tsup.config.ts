@@ -1,12 +1,13 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { kernels: "src/kernels.ts" },
+  entry: { kernels: "src/kernels.ts", decode: "src/decode.ts" },
   format: ["esm"],
   target: "node20",
   platform: "node",
   sourcemap: true,
   clean: true,
-  // keep the runtime external so its kernel files resolve from its own package
-  external: ["@edgespec/runtime"],
+  dts: { entry: { decode: "src/decode.ts" } },
+  // keep workspace packages external so the runtime finds its kernel files in its own package
+  external: [/^@edgespec\//],
 });

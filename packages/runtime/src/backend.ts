@@ -168,6 +168,20 @@ export abstract class Backend implements TensorOwner {
 
   // ------------------------------------------------------------------ ops
 
+  /**
+   * dst's bytes = src's bytes (same dtype and byte length; shapes may differ). Overlap is
+   * allowed (memmove), so a KV cache can move its own slots.
+   */
+  copy(dst: Tensor, src: Tensor): void {
+    this.own(dst, "copy dst");
+    this.own(src, "copy src");
+    if (dst.dtype !== src.dtype) throw new DTypeError(`copy: dtypes differ, ${dst.dtype} vs ${src.dtype}`);
+    if (dst.byteLength !== src.byteLength) throw new ShapeError(`copy: sizes differ, [${dst.shape.join(", ")}] vs [${src.shape.join(", ")}]`);
+    if (dst.layout !== "rows" || src.layout !== "rows") throw new TensorStateError("copy: repacked (x4) tensors cannot be copied bytewise");
+    if (dst.byteLength === 0 || dst === src) return;
+    this.kCopy(dst, src);
+  }
+
   /** y[n, out] = x[n, in] . w[out, in]^T  (x may be rank 1 for a single token). */
   matmul(y: Tensor, w: Tensor, x: Tensor): void {
     this.own(y, "matmul y");
@@ -388,6 +402,7 @@ export abstract class Backend implements TensorOwner {
   protected abstract kRead(t: Tensor): Uint8Array;
   protected abstract kWrite(t: Tensor, data: Uint8Array): void;
   protected abstract kFree(t: Tensor): void;
+  protected abstract kCopy(dst: Tensor, src: Tensor): void;
   protected abstract kMatmul(y: Tensor, w: Tensor, x: Tensor, rows: number, cols: number, n: number): void;
   protected abstract kRmsnorm(y: Tensor, x: Tensor, w: Tensor | null, n: number, dim: number, eps: number): void;
   protected abstract kLayernorm(y: Tensor, x: Tensor, w: Tensor | null, b: Tensor | null, n: number, dim: number, eps: number): void;

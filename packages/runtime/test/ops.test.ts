@@ -448,3 +448,26 @@ describe("conversions (bit-exact)", () => {
     }
   });
 });
+
+describe("copy", () => {
+  it("copies bytes between views, overlapping ones as memmove, on both backends", () => {
+    const src = Float32Array.from({ length: 64 }, (_, i) => i + 0.5);
+    // expected: what a memmove of 40 floats from offset 4 to offset 12 gives
+    const want = Float32Array.from(src);
+    want.copyWithin(12, 4, 44);
+    for (const be of [P.wasm, P.ref] as Backend[]) {
+      const t = be.tensor("f32", [64], src);
+      be.copy(be.view(t, 12 * 4, "f32", [40]), be.view(t, 4 * 4, "f32", [5, 8]));
+      expect(Array.from(be.read(t) as Float32Array)).toEqual(Array.from(want));
+      // and backwards (destination before source)
+      const u = be.tensor("f32", [64], src);
+      be.copy(be.view(u, 0, "f32", [40]), be.view(u, 16, "f32", [40]));
+      expect(Array.from((be.read(u) as Float32Array).subarray(0, 40))).toEqual(Array.from(src.subarray(4, 44)));
+      expect(() => be.copy(be.view(t, 0, "f32", [4]), be.view(t, 0, "f32", [5]))).toThrow(/sizes differ/);
+      expect(() => be.copy(be.view(t, 0, "u8", [16]), be.view(t, 16, "f32", [4]))).toThrow(/dtypes differ/);
+      t.free();
+      u.free();
+    }
+    P.wasm.checkCanaries();
+  });
+});

@@ -35,6 +35,11 @@ export class ReferenceBackend extends Backend {
     return new Tensor(this, dtype, shape, bytes, s.subarray(byteOffset, byteOffset + bytes), "rows", parent.parent ?? parent);
   }
 
+  protected kCopy(dst: Tensor, src: Tensor): void {
+    // TypedArray.set copies as if through a temporary when the two views share a buffer
+    (dst.storage as Uint8Array).set(src.storage as Uint8Array);
+  }
+
   protected kRead(t: Tensor): Uint8Array {
     return (t.storage as Uint8Array).slice();
   }

@@ -158,6 +158,10 @@ export class WasmBackend extends Backend {
     this.arena.bytes.set(data, ptr(t));
   }
 
+  protected kCopy(dst: Tensor, src: Tensor): void {
+    this.arena.bytes.copyWithin(ptr(dst), ptr(src), ptr(src) + src.byteLength);
+  }
+
   protected kFree(t: Tensor): void {
     this.arena.release(ptr(t));
   }

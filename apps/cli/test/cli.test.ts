@@ -1,0 +1,114 @@
+/**
+ * The `edgespec` command as users run it: a child process on the built CLI, text on stdout,
+ * errors on stderr with exit codes (2: bad command line, 1: bad model or input).
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FixtureServer, fixturesRoot } from "../../../packages/models/test/http-server";
+
+const CLI = resolve(__dirname, "../dist/main.js");
+const SHARED = fixturesRoot();
+const STORIES = join(SHARED, "models/stories260K");
+const TINY = join(SHARED, "models/tinystories-656k");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((done, fail) => {
+    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    p.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    p.on("error", fail);
+    p.on("close", (code) => done({ code, stdout, stderr }));
+  });
+}
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), "edgespec-cli-"));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("edgespec generate", () => {
+  it("stories260K: greedy from BOS prints llama2.c's published text, without the prompt", async () => {
+    const r = await cli(["generate", "--model", join(STORIES, "stories260K.bin"), "--tokenizer", join(STORIES, "tok512.bin"), "--max-tokens", "256"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(readFileSync(join(STORIES, "greedy_ref_256.txt"), "utf8"));
+  });
+
+  it("--json prints one object with text, generated ids and stats", async () => {
+    const r = await cli(["generate", "--model", TINY, "--prompt", "Once upon a time", "--max-tokens", "8", "--json"]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out).sort()).toEqual(["stats", "text", "tokens"]);
+    // the reference's greedy continuation (tools/reference/llama_ref.py, test/golden/tinystories-656k.json)
+    expect(out.tokens).toEqual([313, 598, 303, 1049, 1468, 267, 628, 333]);
+    expect(out.text).toBe(", a little girl named Lily lived in a small house with her mom");
+    expect(Object.keys(out.stats).sort()).toEqual(["decode_ms", "generated_tokens", "prefill_ms", "prompt_tokens", "tokens_per_s"]);
+    expect(out.stats.prompt_tokens).toBe(6);
+    expect(out.stats.generated_tokens).toBe(8);
+    expect(out.stats.tokens_per_s).toBeGreaterThan(0);
+  });
+
+  it("sampling is reproducible from --seed and varies with it", async () => {
+    const args = ["generate", "--model", TINY, "--prompt", "The little dog", "--max-tokens", "24", "--temperature", "1", "--json"];
+    const a = JSON.parse((await cli([...args, "--seed", "1"])).stdout).tokens;
+    const b = JSON.parse((await cli([...args, "--seed", "1"])).stdout).tokens;
+    const c = JSON.parse((await cli([...args, "--seed", "2"])).stdout).tokens;
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(c);
+  });
+
+  it("loads a Hugging Face repo id through the hub endpoint into the cache", async () => {
+    const server = await new FixtureServer(SHARED).start();
+    server.hubRepos.set("raincandy-u/TinyStories-656K", "models/tinystories-656k");
+    try {
+      const env = { HF_ENDPOINT: server.url, EDGESPEC_CACHE: join(tmp, "cache") };
+      const args = ["generate", "--model", "raincandy-u/TinyStories-656K", "--prompt", "Once upon a time", "--max-tokens", "8", "--json"];
+      const first = await cli(args, env);
+      expect(first.code, first.stderr).toBe(0);
+      expect(JSON.parse(first.stdout).tokens).toEqual([313, 598, 303, 1049, 1468, 267, 628, 333]);
+      const before = server.requests.length;
+      expect(before).toBeGreaterThan(0);
+      const second = await cli(args, env);
+      expect(second.code).toBe(0);
+      expect(server.requests.length).toBe(before);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("bad command lines exit 2 with the usage", async () => {
+    for (const args of [["generate"], ["generate", "--model", TINY, "--dtype", "q5_k"], ["generate", "--model", TINY, "--max-tokens", "x"], ["frobnicate"]]) {
+      const r = await cli(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(/usage:/);
+    }
+  });
+
+  it("bad models exit 1 with a message that names the file", async () => {
+    const noTok = await cli(["generate", "--model", join(STORIES, "stories260K.bin")]);
+    expect(noTok.code).toBe(1);
+    expect(noTok.stderr).toMatch(/stories260K\.bin.*--tokenizer/);
+    const corrupt = join(tmp, "broken.gguf");
+    writeFileSync(corrupt, Buffer.from("GGUF\x03\x00\x00\x00garbage"));
+    const r = await cli(["generate", "--model", corrupt]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/broken\.gguf/);
+    expect(r.stderr).not.toMatch(/internal error|at .*\.js/);
+  });
+});

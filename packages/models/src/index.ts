@@ -1,0 +1,19 @@
+/**
+ * @edgespec/models: load Hugging Face (safetensors), GGUF and llama2.c checkpoints, tokenize,
+ * and run Llama-family and BERT models with a KV cache and tree verification. Runs on every
+ * host; local files and the download cache are in "@edgespec/models/node".
+ */
+
+export { BertModel, type BertOptions, type BertOutput } from "./bert/bert";
+export { type BertActivation, type BertConfig, bertConfigFromHf } from "./bert/config";
+export { ModelFormatError, TokenizerError, UnsupportedModelError } from "./errors";
+export { type GgufHeader, type GgufTensorInfo, type GgufValue, parseGgufHeader, readGguf, streamGguf } from "./formats/gguf";
+export { readLlama2c } from "./formats/llama2c";
+export { parseSafetensorsHeader, readSafetensors, streamSafetensors } from "./formats/safetensors";
+export type { StoredDType, StoredTensor, TensorStore } from "./formats/stored";
+export { type LlamaConfig, llamaConfigFromGguf, llamaConfigFromHf } from "./llama/config";
+export { type ForwardResult, LlamaModel, type LlamaOptions } from "./llama/llama";
+export { ggufToHfName, type LoadedLlama, type LoadedModel, type LoadOptions, loadCausalLM, loadLlama } from "./load";
+export * from "./sources/index";
+export * from "./tokenizers/index";
+export { StreamedWeights, storedToF32, uploadWeight, WEIGHT_DTYPES, type WeightDType, type WeightSource, weightsFromStore } from "./weights";

@@ -1,0 +1,406 @@
+/**
+ * The Llama family (Llama 2/3/3.1, Mistral, Qwen2, SmolLM2) in one file, llama2.c style.
+ *
+ *   x = embed_tokens[tokens]
+ *   for each layer:
+ *     h = input_layernorm(x)
+ *     q, k, v = q_proj(h), k_proj(h), v_proj(h)      (+ biases for Qwen2)
+ *     rope(q, k) at each token's position; k, v -> KV cache
+ *     x += o_proj(attention(q, cache))                (causal, or a tree mask for verify)
+ *     h = post_attention_layernorm(x)
+ *     x += down_proj(silu(gate_proj(h)) * up_proj(h))
+ *   logits = lm_head(norm(x))                         (lm_head = embed_tokens when tied)
+ *
+ * The KV cache holds `length` committed positions. `verify` writes a tree of candidate
+ * tokens after them without committing; `commit(path)` keeps one root-to-leaf path of
+ * that tree and `rollback(n)` forgets the last n positions.
+ */
+import { type Backend, OutOfRangeError, ropeFrequencies, ShapeError, type Tensor } from "@edgespec/runtime";
+import type { WeightSource } from "../weights";
+import type { LlamaConfig } from "./config";
+
+interface LlamaLayer {
+  input_layernorm: Tensor;
+  q_proj: Tensor;
+  k_proj: Tensor;
+  v_proj: Tensor;
+  o_proj: Tensor;
+  q_bias: Tensor | null;
+  k_bias: Tensor | null;
+  v_bias: Tensor | null;
+  post_attention_layernorm: Tensor;
+  gate_proj: Tensor;
+  up_proj: Tensor;
+  down_proj: Tensor;
+  /** [numKvHeads, capacity, headDim] */
+  kCache: Tensor;
+  vCache: Tensor;
+}
+
+/** Activations for a batch of n tokens; kept and reused while n repeats (every decode step). */
+interface Scratch {
+  n: number;
+  x: Tensor;
+  h: Tensor;
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  q3: Tensor;
+  k3: Tensor;
+  attn: Tensor;
+  attn2: Tensor;
+  o: Tensor;
+  gate: Tensor;
+  up: Tensor;
+  act: Tensor;
+  /** logits of every row, or of the last row only */
+  logits: Tensor;
+  lastH: Tensor;
+  all: boolean;
+  buffers: Tensor[];
+}
+
+export interface LlamaOptions {
+  /** most positions the cache may hold; default the config's max_position_embeddings */
+  contextLength?: number;
+}
+
+export interface ForwardResult {
+  /** [rows, vocab] row-major */
+  logits: Float32Array;
+  rows: number;
+}
+
+export class LlamaModel {
+  readonly layers: LlamaLayer[] = [];
+  readonly embed_tokens: Tensor;
+  readonly norm: Tensor;
+  readonly lm_head: Tensor;
+  readonly contextLength: number;
+  /** committed positions in the KV cache */
+  length = 0;
+  private capacity: number;
+  private readonly invFreq: Float32Array;
+  private readonly attentionFactor: number;
+  private scratch: Scratch[] = [];
+  /** verify's tree, waiting for commit */
+  private pending: { start: number; parents: Int32Array } | null = null;
+  private freed = false;
+
+  constructor(
+    readonly backend: Backend,
+    readonly config: LlamaConfig,
+    weights: WeightSource,
+    opts: LlamaOptions = {},
+  ) {
+    const c = config;
+    const be = backend;
+    const qDim = c.numHeads * c.headDim;
+    const kvDim = c.numKvHeads * c.headDim;
+    this.contextLength = Math.min(opts.contextLength ?? c.maxPositions, c.maxPositions);
+    if (!Number.isInteger(this.contextLength) || this.contextLength < 1)
+      throw new OutOfRangeError(`contextLength must be a positive integer, got ${opts.contextLength}`);
+    this.capacity = Math.min(this.contextLength, 256);
+    const owned: Tensor[] = [];
+    const keep = (t: Tensor) => {
+      owned.push(t);
+      return t;
+    };
+    try {
+      // tied checkpoints saved by some exporters keep only lm_head (safetensors metadata aliases it)
+      const embedName = weights.has("model.embed_tokens.weight") || !weights.has("lm_head.weight") ? "model.embed_tokens.weight" : "lm_head.weight";
+      this.embed_tokens = keep(weights.matrix(embedName, [c.vocabSize, c.hiddenSize]));
+      for (let l = 0; l < c.numLayers; l++) {
+        const p = `model.layers.${l}.`;
+        const w = (name: string, shape: number[]) => keep(weights.matrix(p + name, shape));
+        const bias = (name: string, n: number) => (c.attentionBias ? keep(weights.vector(p + name, n)) : null);
+        this.layers.push({
+          input_layernorm: keep(weights.vector(`${p}input_layernorm.weight`, c.hiddenSize)),
+          q_proj: w("self_attn.q_proj.weight", [qDim, c.hiddenSize]),
+          k_proj: w("self_attn.k_proj.weight", [kvDim, c.hiddenSize]),
+          v_proj: w("self_attn.v_proj.weight", [kvDim, c.hiddenSize]),
+          o_proj: w("self_attn.o_proj.weight", [c.hiddenSize, qDim]),
+          q_bias: bias("self_attn.q_proj.bias", qDim),
+          k_bias: bias("self_attn.k_proj.bias", kvDim),
+          v_bias: bias("self_attn.v_proj.bias", kvDim),
+          post_attention_layernorm: keep(weights.vector(`${p}post_attention_layernorm.weight`, c.hiddenSize)),
+          gate_proj: w("mlp.gate_proj.weight", [c.intermediateSize, c.hiddenSize]),
+          up_proj: w("mlp.up_proj.weight", [c.intermediateSize, c.hiddenSize]),
+          down_proj: w("mlp.down_proj.weight", [c.hiddenSize, c.intermediateSize]),
+          kCache: keep(be.empty("f32", [c.numKvHeads, this.capacity, c.headDim])),
+          vCache: keep(be.empty("f32", [c.numKvHeads, this.capacity, c.headDim])),
+        });
+      }
+      this.norm = keep(weights.vector("model.norm.weight", c.hiddenSize));
+      const tied = c.tieWordEmbeddings || !weights.has("lm_head.weight") || embedName === "lm_head.weight";
+      this.lm_head = tied ? this.embed_tokens : keep(weights.matrix("lm_head.weight", [c.vocabSize, c.hiddenSize]));
+    } catch (e) {
+      for (const t of owned) t.free();
+      throw e;
+    }
+    const rope = ropeFrequencies(c.headDim, c.ropeTheta, c.ropeScaling);
+    this.invFreq = rope.invFreq;
+    this.attentionFactor = rope.attentionFactor;
+  }
+
+  /** Bytes of weights one decode step reads (for roofline numbers). */
+  weightBytes(): number {
+    let n = this.norm.byteLength + this.lm_head.byteLength;
+    for (const L of this.layers) {
+      for (const t of [L.input_layernorm, L.q_proj, L.k_proj, L.v_proj, L.o_proj, L.post_attention_layernorm, L.gate_proj, L.up_proj, L.down_proj])
+        n += t.byteLength;
+    }
+    return n;
+  }
+
+  // ------------------------------------------------------------------ public API
+
+  /**
+   * Run the prompt (or its continuation) after the committed positions and commit it.
+   * Returns the logits of the last token, or of every token with `allLogits`.
+   */
+  prefill(tokens: readonly number[], opts: { allLogits?: boolean } = {}): ForwardResult {
+    if (tokens.length === 0) throw new ShapeError("prefill: no tokens");
+    this.dropPending();
+    const n = tokens.length;
+    const positions = Array.from({ length: n }, (_, i) => this.length + i);
+    const r = this.forward(tokens, positions, "causal", opts.allLogits ?? false);
+    this.length += n;
+    return r;
+  }
+
+  /** One token after the committed positions; commits it and returns its logits [vocab]. */
+  step(token: number): Float32Array {
+    return this.prefill([token]).logits;
+  }
+
+  /**
+   * Logits for every node of a tree of candidate tokens, in one batched forward. Node i
+   * follows node parents[i], or the last committed token when parents[i] is -1; parents
+   * come before their children. Nothing is committed until commit(path).
+   */
+  verify(tokens: readonly number[], parents: readonly number[]): ForwardResult {
+    const n = tokens.length;
+    if (n === 0) throw new ShapeError("verify: no tokens");
+    if (parents.length !== n) throw new ShapeError(`verify: ${n} tokens but ${parents.length} parents`);
+    this.dropPending();
+    const depth = new Int32Array(n);
+    const mask = new Uint8Array(n * n);
+    for (let i = 0; i < n; i++) {
+      const p = parents[i];
+      if (!Number.isInteger(p) || p < -1 || p >= i) throw new OutOfRangeError(`verify: parent of node ${i} is ${p}; it must be -1 or an earlier node`);
+      depth[i] = p < 0 ? 0 : depth[p] + 1;
+      if (p >= 0) mask.set(mask.subarray(p * n, p * n + n), i * n);
+      mask[i * n + i] = 1;
+    }
+    const positions = Array.from(depth, (d) => this.length + d);
+    const r = this.forward(tokens, positions, mask, true);
+    this.pending = { start: this.length, parents: Int32Array.from(parents) };
+    return r;
+  }
+
+  /**
+   * Keep a root-to-leaf path of the last verify's tree (node indices, root first): their
+   * K/V move next to the committed prefix and become committed.
+   */
+  commit(path: readonly number[]): void {
+    const tree = this.pending;
+    if (!tree) throw new OutOfRangeError("commit: no verified tree is pending (call verify first)");
+    const n = tree.parents.length;
+    for (let j = 0; j < path.length; j++) {
+      const node = path[j];
+      if (!Number.isInteger(node) || node < 0 || node >= n) throw new OutOfRangeError(`commit: node ${node} is not in the verified tree of ${n} nodes`);
+      const want = j === 0 ? -1 : path[j - 1];
+      if (tree.parents[node] !== want)
+        throw new OutOfRangeError(`commit: node ${node} does not follow ${j === 0 ? "the committed prefix" : `node ${want}`}; a path goes root to leaf`);
+    }
+    const c = this.config;
+    const row = c.headDim * 4;
+    for (let j = 0; j < path.length; j++) {
+      // path[j] >= j, so moving slots in increasing j never overwrites a later source
+      if (path[j] === j) continue;
+      const from = tree.start + path[j];
+      const to = tree.start + j;
+      for (const L of this.layers) {
+        for (const cache of [L.kCache, L.vCache]) {
+          for (let h = 0; h < c.numKvHeads; h++) {
+            const base = h * this.capacity * row;
+            this.backend.copy(this.backend.view(cache, base + to * row, "f32", [c.headDim]), this.backend.view(cache, base + from * row, "f32", [c.headDim]));
+          }
+        }
+      }
+    }
+    this.length = tree.start + path.length;
+    this.pending = null;
+  }
+
+  /** Forget the last n committed positions. */
+  rollback(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.length) throw new OutOfRangeError(`rollback: n must be an integer in [0, ${this.length}], got ${n}`);
+    this.dropPending();
+    this.length -= n;
+  }
+
+  /** Empty the cache (a new sequence). */
+  reset(): void {
+    this.pending = null;
+    this.length = 0;
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    const seen = new Set<Tensor>();
+    const all = [this.embed_tokens, this.norm, this.lm_head, ...this.layers.flatMap((L) => Object.values(L) as (Tensor | null)[])];
+    for (const t of all) {
+      if (t && !seen.has(t)) {
+        seen.add(t);
+        t.free();
+      }
+    }
+    for (const s of this.scratch) for (const t of s.buffers) t.free();
+    this.scratch = [];
+  }
+
+  // ------------------------------------------------------------------ forward
+
+  private forward(tokens: readonly number[], positions: number[], mask: "causal" | Uint8Array, allLogits: boolean): ForwardResult {
+    if (this.freed) throw new OutOfRangeError("the model was freed");
+    const c = this.config;
+    const be = this.backend;
+    const n = tokens.length;
+    for (let i = 0; i < n; i++) {
+      const t = tokens[i];
+      if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize)
+        throw new OutOfRangeError(`token ${t} at index ${i} is outside the vocabulary [0, ${c.vocabSize})`);
+    }
+    const start = this.length;
+    const end = start + n;
+    if (end > this.contextLength) throw new OutOfRangeError(`context is full: ${start} + ${n} tokens exceed the context length ${this.contextLength}`);
+    this.reserve(end);
+    const s = this.scratchFor(n, allLogits);
+    const row = c.headDim * 4;
+
+    be.getRows(s.x, this.embed_tokens, tokens);
+    for (const L of this.layers) {
+      // attention
+      be.rmsnorm(s.h, s.x, L.input_layernorm, c.rmsEps);
+      be.matmul(s.q, L.q_proj, s.h);
+      be.matmul(s.k, L.k_proj, s.h);
+      be.matmul(s.v, L.v_proj, s.h);
+      if (L.q_bias && L.k_bias && L.v_bias) {
+        be.add(s.q, s.q, L.q_bias);
+        be.add(s.k, s.k, L.k_bias);
+        be.add(s.v, s.v, L.v_bias);
+      }
+      const rope = { invFreq: this.invFreq, style: c.ropeStyle, attentionFactor: this.attentionFactor };
+      be.rope(s.q3, positions, rope);
+      be.rope(s.k3, positions, rope);
+      // cache layout is [kvHead, slot, headDim]; the new rows arrive as [token, kvHead, headDim]
+      for (let t = 0; t < n; t++) {
+        for (let h = 0; h < c.numKvHeads; h++) {
+          const src = (t * c.numKvHeads + h) * row;
+          const dst = (h * this.capacity + start + t) * row;
+          be.copy(be.view(L.kCache, dst, "f32", [c.headDim]), be.view(s.k, src, "f32", [c.headDim]));
+          be.copy(be.view(L.vCache, dst, "f32", [c.headDim]), be.view(s.v, src, "f32", [c.headDim]));
+        }
+      }
+      be.attention(s.attn, s.q3, L.kCache, L.vCache, { kvLen: end, mask });
+      be.matmul(s.o, L.o_proj, s.attn2);
+      be.add(s.x, s.x, s.o);
+      // feed-forward
+      be.rmsnorm(s.h, s.x, L.post_attention_layernorm, c.rmsEps);
+      be.matmul(s.gate, L.gate_proj, s.h);
+      be.matmul(s.up, L.up_proj, s.h);
+      be.swiglu(s.act, s.gate, s.up);
+      be.matmul(s.o, L.down_proj, s.act);
+      be.add(s.x, s.x, s.o);
+    }
+    if (s.all) {
+      be.rmsnorm(s.h, s.x, this.norm, c.rmsEps);
+      be.matmul(s.logits, this.lm_head, s.h);
+    } else {
+      const last = be.view(s.x, (n - 1) * c.hiddenSize * 4, "f32", [1, c.hiddenSize]);
+      be.rmsnorm(s.lastH, last, this.norm, c.rmsEps);
+      be.matmul(s.logits, this.lm_head, s.lastH);
+    }
+    return { logits: be.read(s.logits) as Float32Array, rows: s.all ? n : 1 };
+  }
+
+  /** Grow every layer's cache (doubling) until it holds `positions` slots. */
+  private reserve(positions: number): void {
+    if (positions <= this.capacity) return;
+    const c = this.config;
+    const be = this.backend;
+    let cap = this.capacity;
+    while (cap < positions) cap *= 2;
+    cap = Math.min(cap, this.contextLength);
+    const row = c.headDim * 4;
+    const keepSlots = this.pending ? this.length + this.pending.parents.length : this.length;
+    for (const L of this.layers) {
+      for (const key of ["kCache", "vCache"] as const) {
+        const old = L[key];
+        const grown = be.empty("f32", [c.numKvHeads, cap, c.headDim]);
+        for (let h = 0; h < c.numKvHeads; h++) {
+          if (keepSlots === 0) break;
+          const bytes = keepSlots * row;
+          be.copy(be.view(grown, h * cap * row, "u8", [bytes]), be.view(old, h * this.capacity * row, "u8", [bytes]));
+        }
+        old.free();
+        L[key] = grown;
+      }
+    }
+    this.capacity = cap;
+  }
+
+  private scratchFor(n: number, all: boolean): Scratch {
+    const hit = this.scratch.findIndex((s) => s.n === n && s.all === all);
+    if (hit >= 0) {
+      const s = this.scratch[hit];
+      this.scratch.splice(hit, 1);
+      this.scratch.unshift(s);
+      return s;
+    }
+    const c = this.config;
+    const be = this.backend;
+    const buffers: Tensor[] = [];
+    const make = (shape: number[]) => {
+      const t = be.empty("f32", shape);
+      buffers.push(t);
+      return t;
+    };
+    const qDim = c.numHeads * c.headDim;
+    const kvDim = c.numKvHeads * c.headDim;
+    const q = make([n, qDim]);
+    const k = make([n, kvDim]);
+    const attn = make([n, c.numHeads, c.headDim]);
+    const s: Scratch = {
+      n,
+      all,
+      x: make([n, c.hiddenSize]),
+      h: make([n, c.hiddenSize]),
+      q,
+      k,
+      v: make([n, kvDim]),
+      q3: be.view(q, 0, "f32", [n, c.numHeads, c.headDim]),
+      k3: be.view(k, 0, "f32", [n, c.numKvHeads, c.headDim]),
+      attn,
+      attn2: be.view(attn, 0, "f32", [n, qDim]),
+      o: make([n, c.hiddenSize]),
+      gate: make([n, c.intermediateSize]),
+      up: make([n, c.intermediateSize]),
+      act: make([n, c.intermediateSize]),
+      logits: make([all ? n : 1, c.vocabSize]),
+      lastH: make([1, c.hiddenSize]),
+      buffers,
+    };
+    this.scratch.unshift(s);
+    // a few batch sizes stay warm (decode, verify trees); the rest are freed
+    while (this.scratch.length > 4) for (const t of (this.scratch.pop() as Scratch).buffers) t.free();
+    return s;
+  }
+
+  private dropPending(): void {
+    this.pending = null;
+  }
+}

@@ -1,0 +1,13 @@
+export { BpeTokenizer, type BpeVocab, type TiktokenOptions } from "./bpe";
+export { ChatTemplate } from "./chat-template";
+export { SUPPORTED_GGUF_TOKENIZERS, tokenizerFromGguf } from "./gguf";
+export { HfTokenizer, type HfTokenizerOverrides } from "./hf";
+export { type Llama2cVocab, parseLlama2cTokenizer } from "./llama2c";
+export { type PreTokenizer, preTokenizer, SUPPORTED_PRE_TOKENIZERS, splitByRegexes } from "./pretokenizers";
+export { SpmTokenizer, type SpmVocab } from "./spm";
+export { TextStream } from "./text-stream";
+export { parseTiktokenRanks } from "./tiktoken";
+export { LLAMA3_TIKTOKEN, QWEN_TIKTOKEN } from "./tiktoken-presets";
+export { END_OF_GENERATION_TEXTS, TokenType, type TokenTypeValue } from "./token-types";
+export type { ChatMessage, Tokenizer } from "./types";
+export { WordPieceTokenizer, wordPieceFromPhantom, wordPieceToPhantom } from "./wordpiece";
