@@ -14,6 +14,7 @@ export type { StoredDType, StoredTensor, TensorStore } from "./formats/stored";
 export { type LlamaConfig, llamaConfigFromGguf, llamaConfigFromHf } from "./llama/config";
 export { type ForwardResult, LlamaModel, type LlamaOptions } from "./llama/llama";
 export { ggufToHfName, type LoadedLlama, type LoadedModel, type LoadOptions, loadCausalLM, loadLlama } from "./load";
+export { type LoadedEncoder, loadEncoder } from "./load-encoder";
 export * from "./sources/index";
 export * from "./tokenizers/index";
 export { StreamedWeights, storedToF32, uploadWeight, WEIGHT_DTYPES, type WeightDType, type WeightSource, weightsFromStore } from "./weights";

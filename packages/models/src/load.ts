@@ -72,7 +72,7 @@ async function pickEntry(source: ModelSource): Promise<string> {
   throw new UnsupportedModelError(source.location, "has no config.json and no .gguf file: not a model folder this loader understands");
 }
 
-async function readJson(source: ModelSource, file: string, opts: LoadOptions): Promise<Record<string, unknown>> {
+export async function readJson(source: ModelSource, file: string, opts: LoadOptions): Promise<Record<string, unknown>> {
   const bytes = await source.open(file, { signal: opts.signal, onProgress: opts.onProgress });
   try {
     const v = JSON.parse(new TextDecoder().decode(bytes));
@@ -87,24 +87,10 @@ async function loadHf(source: ModelSource, backend: Backend, opts: LoadOptions, 
   const cfg = await readJson(source, "config.json", opts);
   const generation = (await source.has("generation_config.json")) ? await readJson(source, "generation_config.json", opts) : undefined;
   const config = llamaConfigFromHf(`${source.location}/config.json`, cfg, generation);
-  let shards: string[];
-  if (await source.has("model.safetensors")) shards = ["model.safetensors"];
-  else if (await source.has("model.safetensors.index.json")) {
-    const index = await readJson(source, "model.safetensors.index.json", opts);
-    const map = index.weight_map as Record<string, string> | undefined;
-    if (!map || typeof map !== "object") throw new ModelFormatError(`${source.location}/model.safetensors.index.json`, "has no weight_map");
-    shards = [...new Set(Object.values(map))];
-    if (!shards.every((s) => typeof s === "string" && /^[\w.-]+\.safetensors$/.test(s))) {
-      throw new ModelFormatError(`${source.location}/model.safetensors.index.json`, "weight_map names a shard that is not a plain .safetensors file name");
-    }
-  } else throw new ModelFormatError(source.location, "has neither model.safetensors nor model.safetensors.index.json");
-
+  const shards = await safetensorsShards(source, opts);
   const weights = new StreamedWeights(backend, source.location, opts.dtype);
   try {
-    for (const shard of shards) {
-      const { stream, size } = await source.stream(shard, { signal: opts.signal, onProgress: opts.onProgress });
-      await weights.consume(streamSafetensors(`${source.location}/${shard}`, stream, size), shard);
-    }
+    await streamShards(source, shards, weights, opts);
     let tokenizer: Tokenizer | undefined;
     if (withTokenizer) {
       if (!(await source.has("tokenizer.json"))) throw new ModelFormatError(source.location, "has no tokenizer.json");
@@ -118,6 +104,31 @@ async function loadHf(source: ModelSource, backend: Backend, opts: LoadOptions, 
   } catch (e) {
     weights.dispose(true);
     throw e;
+  }
+}
+
+/** The safetensors files of a Hugging Face folder: model.safetensors, or the shards its index names. */
+export async function safetensorsShards(source: ModelSource, opts: LoadOptions): Promise<string[]> {
+  if (await source.has("model.safetensors")) return ["model.safetensors"];
+  if (!(await source.has("model.safetensors.index.json")))
+    throw new ModelFormatError(source.location, "has neither model.safetensors nor model.safetensors.index.json");
+  const indexFile = `${source.location}/model.safetensors.index.json`;
+  const index = await readJson(source, "model.safetensors.index.json", opts);
+  const map = index.weight_map as Record<string, string> | undefined;
+  if (!map || typeof map !== "object") throw new ModelFormatError(indexFile, "has no weight_map");
+  const shards = [...new Set(Object.values(map))];
+  // a shard name is a file next to the index, never a path that climbs out of the folder
+  if (!shards.every((s) => typeof s === "string" && /^[\w.-]+\.safetensors$/.test(s))) {
+    throw new ModelFormatError(indexFile, "weight_map names a shard that is not a plain .safetensors file name");
+  }
+  return shards;
+}
+
+/** Streams every shard into `weights`, tensor by tensor. */
+export async function streamShards(source: ModelSource, shards: string[], weights: StreamedWeights, opts: LoadOptions): Promise<void> {
+  for (const shard of shards) {
+    const { stream, size } = await source.stream(shard, { signal: opts.signal, onProgress: opts.onProgress });
+    await weights.consume(streamSafetensors(`${source.location}/${shard}`, stream, size), shard);
   }
 }
 

@@ -5,7 +5,7 @@
  * on both backends; the real bert-base-uncased tokenizer against the golden ids; q8_0
  * weights; and the errors for configs, checkpoints and inputs we refuse.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Backend, createBackend, OutOfRangeError } from "@edgespec/runtime";
@@ -15,6 +15,8 @@ import { type BertConfig, bertConfigFromHf } from "../src/bert/config";
 import { ModelFormatError, UnsupportedModelError } from "../src/errors";
 import { readSafetensors } from "../src/formats/safetensors";
 import { MapTensorStore, type StoredTensor, type TensorStore } from "../src/formats/stored";
+import { loadEncoder } from "../src/load-encoder";
+import { LocalModelSource } from "../src/sources/node";
 import { HfTokenizer } from "../src/tokenizers/index";
 import { type WeightDType, weightsFromStore } from "../src/weights";
 import { BERT_GOLDEN_DIR, bertGoldenStem, writeBertFixture } from "./fixtures/bert";
@@ -313,5 +315,22 @@ describe("BERT config and input errors", () => {
     } finally {
       base.free();
     }
+  });
+});
+
+describe("loadEncoder (a Hugging Face folder with the real bert-base-uncased tokenizer)", () => {
+  it.each(FIXTURES)("%s: text in, the reference's ids and hidden states out", async (name) => {
+    const dir = join(tmp, name);
+    // the tokenizer files stay in the shared folder: link them beside the generated weights
+    for (const f of ["tokenizer.json", "tokenizer_config.json"]) await symlink(sharedDir("tokenizers/bert-base-uncased", f), join(dir, f)).catch(() => {});
+    const enc = await loadEncoder(await LocalModelSource.fromPath(dir));
+    const g = goldens.get(name) as BertGolden;
+    for (const t of g.texts) {
+      const ids = enc.encodeText(t.text);
+      expect(ids).toEqual(t.ids);
+      const out = enc.model.encode(ids);
+      expect(relErr(out.lastHiddenState, goldenValues(g, t.outputs.last_hidden_state as GoldenOutput))).toBeLessThan(1e-4);
+    }
+    enc.model.free();
   });
 });

@@ -10,9 +10,11 @@ import { join } from "node:path";
 import { type Backend, createBackend } from "@edgespec/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LoadedLlama, loadCausalLM, loadLlama } from "../src/load";
+import { resolveRemoteModelSource } from "../src/sources/index";
 import { LocalModelSource } from "../src/sources/node";
 import { writeFixture } from "./fixtures/generate";
 import { argmax, type LlamaGolden, readGolden, relErr, rows } from "./golden";
+import { FixtureServer } from "./http-server";
 import { sharedDir } from "./shared";
 
 const FIXTURES = ["llama2-mha", "mistral-gqa2", "llama-gqa3", "llama3-gqa8", "qwen2-bias"];
@@ -128,6 +130,27 @@ describe("TinyStories-656K (real weights, Hugging Face folder)", () => {
       logits = loaded.model.step(t);
     }
     expect(out.slice(0, bos.reliable_prefix)).toEqual(bos.tokens.slice(0, bos.reliable_prefix));
+  });
+});
+
+describe("streaming from fetch (the browser and Workers path: no filesystem, no cache)", () => {
+  it("TinyStories-656K from a hub URL streams in tensor by tensor and gives the reference logits", async () => {
+    const server = await new FixtureServer(sharedDir()).start();
+    server.hubRepos.set("raincandy-u/TinyStories-656K", "models/tinystories-656k");
+    try {
+      const source = resolveRemoteModelSource("raincandy-u/TinyStories-656K", { endpoint: server.url });
+      const events: number[] = [];
+      const loaded = await loadCausalLM(source, { onProgress: (e) => e.file === "model.safetensors" && events.push(e.loaded) });
+      expect(loaded.format).toBe("safetensors");
+      // progress arrived in several steps: the body was consumed as a stream
+      expect(events.length).toBeGreaterThan(2);
+      const r = compare(loaded, readGolden("tinystories-656k"));
+      loaded.model.free();
+      expect(r.worst).toBeLessThan(TOL);
+      expect(server.requests.filter((q) => q.path.endsWith("model.safetensors") && q.method === "GET").length).toBe(1);
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -90,6 +90,14 @@ export class HfTokenizer implements Tokenizer {
     return this.core.id_to_token(id) ?? "";
   }
 
+  /**
+   * Text to ids with the special tokens tokenizer.json's post-processor adds around a single
+   * sequence ([CLS] ... [SEP] for BERT; BOS for Llama-style templates): what an encoder gets.
+   */
+  encodeWithSpecialTokens(text: string): number[] {
+    return this.core.encode(text, { add_special_tokens: true }).ids;
+  }
+
   encode(text: string): number[] {
     if (text.length === 0) return [];
     return this.core.encode(text, { add_special_tokens: false }).ids;
