@@ -18,6 +18,10 @@ const defaults = ["--prompt", "Once upon a time", "--max-tokens", "200"];
 const flags = [];
 for (let i = 0; i < defaults.length; i += 2) if (!args.includes(defaults[i])) flags.push(defaults[i], defaults[i + 1]);
 console.error(`edgespec generate --model ${model} ${[...flags, ...args].join(" ")}\n`);
+// generate prints only the continuation; show the prompt in front of it so the story reads whole
+const all = [...flags, ...args];
+const prompt = all[all.lastIndexOf("--prompt") + 1] ?? "";
+process.stdout.write(prompt);
 const run = spawnSync(process.execPath, [join(root, "scripts", "run-built.mjs"), "apps/cli/dist/main.js", "generate", "--model", model, ...flags, ...args], {
   cwd: root,
   stdio: "inherit",

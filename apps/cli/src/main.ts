@@ -37,6 +37,12 @@ async function main(argv: string[]): Promise<number> {
   throw new UsageError(`unknown command ${JSON.stringify(command)}`);
 }
 
+// `edgespec generate ... | head` closes the pipe early: stop quietly, as Unix tools do
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
