@@ -8,7 +8,7 @@
 // mask_kind 2: tree, query i sees the prefix plus tree slot j where mask[i * n_q + j] != 0
 //              (the runtime guarantees each node's ancestors and itself are set).
 // scores is scratch for kv_len floats.
-import { exp4, hsum, madd } from "./common";
+import { exp4, hmax, hsum, madd } from "./common";
 
 @inline
 function dot(a: usize, b: usize, d: i32): f32 {
@@ -18,6 +18,72 @@ function dot(a: usize, b: usize, d: i32): f32 {
   let s = hsum(acc);
   for (; k < d; k++) s += load<f32>(a + (<usize>k << 2)) * load<f32>(b + (<usize>k << 2));
   return s;
+}
+
+/** Four f32x4 partial sums -> one f32x4 holding each one's total. */
+@inline
+function transpose_sum(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const a = f32x4.add(i32x4.shuffle(s0, s1, 0, 4, 1, 5), i32x4.shuffle(s0, s1, 2, 6, 3, 7));
+  const c = f32x4.add(i32x4.shuffle(s2, s3, 0, 4, 1, 5), i32x4.shuffle(s2, s3, 2, 6, 3, 7));
+  return f32x4.add(i32x4.shuffle(a, c, 0, 1, 4, 5), i32x4.shuffle(a, c, 2, 3, 6, 7));
+}
+
+/**
+ * q . k[t..t+3] for four consecutive cache rows at once: q is loaded once per four rows and
+ * one transpose replaces four horizontal sums.
+ */
+@inline
+function dot4(q: usize, k0: usize, hs: usize, d: i32, d4: i32): v128 {
+  const k1 = k0 + hs;
+  const k2 = k1 + hs;
+  const k3 = k2 + hs;
+  let a0 = f32x4.splat(0);
+  let a1 = a0;
+  let a2 = a0;
+  let a3 = a0;
+  for (let j = 0; j < d4; j += 4) {
+    const o = <usize>j << 2;
+    const qv = v128.load(q + o);
+    a0 = madd(qv, v128.load(k0 + o), a0);
+    a1 = madd(qv, v128.load(k1 + o), a1);
+    a2 = madd(qv, v128.load(k2 + o), a2);
+    a3 = madd(qv, v128.load(k3 + o), a3);
+  }
+  let s = transpose_sum(a0, a1, a2, a3);
+  for (let j = d4; j < d; j++) {
+    const o = <usize>j << 2;
+    const qj = load<f32>(q + o);
+    s = f32x4.add(s, f32x4.mul(f32x4.splat(qj), f32x4(load<f32>(k0 + o), load<f32>(k1 + o), load<f32>(k2 + o), load<f32>(k3 + o))));
+  }
+  return s;
+}
+
+/** out[0..32) = sum_t p[t] * v[t, 0..32): eight accumulators stay in registers across t. */
+@inline
+function weighted_sum32(out: usize, scores: usize, v: usize, hs: usize, limit: i32): void {
+  let o0 = f32x4.splat(0), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
+  for (let t = 0; t < limit; t++) {
+    const p = load<f32>(scores + (<usize>t << 2));
+    if (p == 0) continue;
+    const pv = f32x4.splat(p);
+    const vt = v + <usize>t * hs;
+    o0 = madd(pv, v128.load(vt), o0);
+    o1 = madd(pv, v128.load(vt, 16), o1);
+    o2 = madd(pv, v128.load(vt, 32), o2);
+    o3 = madd(pv, v128.load(vt, 48), o3);
+    o4 = madd(pv, v128.load(vt, 64), o4);
+    o5 = madd(pv, v128.load(vt, 80), o5);
+    o6 = madd(pv, v128.load(vt, 96), o6);
+    o7 = madd(pv, v128.load(vt, 112), o7);
+  }
+  v128.store(out, o0);
+  v128.store(out, o1, 16);
+  v128.store(out, o2, 32);
+  v128.store(out, o3, 48);
+  v128.store(out, o4, 64);
+  v128.store(out, o5, 80);
+  v128.store(out, o6, 96);
+  v128.store(out, o7, 112);
 }
 
 export function attention(
@@ -48,8 +114,28 @@ export function attention(
       const qi = q + (<usize>(i * n_heads + h)) * hs;
       const kb = k + kh * <usize>cap * hs;
       const vb = v + kh * <usize>cap * hs;
-      let m: f32 = -Infinity;
-      for (let t = 0; t < limit; t++) {
+      const sc = f32x4.splat(scale);
+      const ninf = f32x4.splat(-Infinity);
+      let m4 = ninf;
+      let t0 = 0;
+      for (; t0 + 4 <= limit; t0 += 4) {
+        let s4 = f32x4.mul(dot4(qi, kb + <usize>t0 * hs, hs, head_dim, d4), sc);
+        if (mask_kind == 2 && t0 + 3 >= prefix) {
+          // tree slots the node does not see score -Inf
+          const row = mask + <usize>(i * n_q - prefix);
+          const keep = i32x4(
+            t0 < prefix || load<u8>(row + <usize>t0) != 0 ? -1 : 0,
+            t0 + 1 < prefix || load<u8>(row + <usize>(t0 + 1)) != 0 ? -1 : 0,
+            t0 + 2 < prefix || load<u8>(row + <usize>(t0 + 2)) != 0 ? -1 : 0,
+            t0 + 3 < prefix || load<u8>(row + <usize>(t0 + 3)) != 0 ? -1 : 0,
+          );
+          s4 = v128.bitselect(s4, ninf, keep);
+        }
+        v128.store(scores + (<usize>t0 << 2), s4);
+        m4 = f32x4.max(m4, s4);
+      }
+      let m: f32 = hmax(m4);
+      for (let t = t0; t < limit; t++) {
         let s: f32 = -Infinity;
         if (mask_kind != 2 || t < prefix || load<u8>(mask + <usize>(i * n_q + (t - prefix))) != 0) {
           s = dot(qi, kb + <usize>t * hs, head_dim) * scale;
@@ -75,21 +161,28 @@ export function attention(
         sum += e;
       }
       const oi = out + (<usize>(i * n_heads + h)) * hs;
-      for (let d = 0; d < d4; d += 4) v128.store(oi + (<usize>d << 2), f32x4.splat(0));
-      for (let d = d4; d < head_dim; d++) store<f32>(oi + (<usize>d << 2), 0);
-      for (let t = 0; t < limit; t++) {
-        const p = load<f32>(scores + (<usize>t << 2));
-        if (p == 0) continue;
-        const vt = vb + <usize>t * hs;
-        const pv = f32x4.splat(p);
-        for (let d = 0; d < d4; d += 4) {
-          const o = <usize>d << 2;
-          v128.store(oi + o, madd(pv, v128.load(vt + o), v128.load(oi + o)));
+      // out = sum_t p[t] v[t], 32 lanes at a time with the accumulators in registers
+      let d0 = 0;
+      for (; d0 + 32 <= d4; d0 += 32) weighted_sum32(oi + (<usize>d0 << 2), scores, vb + (<usize>d0 << 2), hs, limit);
+      for (let d = d0; d < d4; d += 4) {
+        const o = <usize>d << 2;
+        let acc4 = f32x4.splat(0);
+        for (let t = 0; t < limit; t++) {
+          const p = load<f32>(scores + (<usize>t << 2));
+          if (p == 0) continue;
+          acc4 = madd(f32x4.splat(p), v128.load(vb + <usize>t * hs + o), acc4);
         }
-        for (let d = d4; d < head_dim; d++) {
-          const o = <usize>d << 2;
-          store<f32>(oi + o, load<f32>(oi + o) + p * load<f32>(vt + o));
+        v128.store(oi + o, acc4);
+      }
+      for (let d = d4; d < head_dim; d++) {
+        const o = <usize>d << 2;
+        let a: f32 = 0;
+        for (let t = 0; t < limit; t++) {
+          const p = load<f32>(scores + (<usize>t << 2));
+          if (p == 0) continue;
+          a += p * load<f32>(vb + <usize>t * hs + o);
         }
+        store<f32>(oi + o, a);
       }
       const inv = f32x4.splat(<f32>1.0 / sum);
       for (let d = 0; d < d4; d += 4) {

@@ -7,7 +7,7 @@ import { createBackend } from "@edgespec/runtime";
 import { BertModel, type BertOptions } from "./bert/bert";
 import { type BertConfig, bertConfigFromHf } from "./bert/config";
 import { ModelFormatError } from "./errors";
-import { type LoadOptions, readJson, safetensorsShards, streamShards } from "./load";
+import { fileLabel, type LoadOptions, readJson, safetensorsShards, streamShards } from "./load";
 import type { ModelSource } from "./sources/types";
 import { HfTokenizer } from "./tokenizers/hf";
 import { StreamedWeights } from "./weights";
@@ -22,7 +22,7 @@ export interface LoadedEncoder {
 
 export async function loadEncoder(source: ModelSource, opts: LoadOptions & BertOptions = {}): Promise<LoadedEncoder> {
   const backend = opts.backend ?? (await createBackend("wasm"));
-  const config = bertConfigFromHf(`${source.location}/config.json`, await readJson(source, "config.json", opts));
+  const config = bertConfigFromHf(fileLabel(source, "config.json"), await readJson(source, "config.json", opts));
   if (!(await source.has("tokenizer.json"))) throw new ModelFormatError(source.location, "has no tokenizer.json");
   const tokJson = await readJson(source, "tokenizer.json", opts);
   const tokCfg = (await source.has("tokenizer_config.json")) ? await readJson(source, "tokenizer_config.json", opts) : {};

@@ -72,6 +72,11 @@ async function pickEntry(source: ModelSource): Promise<string> {
   throw new UnsupportedModelError(source.location, "has no config.json and no .gguf file: not a model folder this loader understands");
 }
 
+/** How errors name a file of a source: its full path or URL. */
+export function fileLabel(source: ModelSource, file: string): string {
+  return source.location.endsWith("/") ? `${source.location}${file}` : `${source.location}/${file}`;
+}
+
 export async function readJson(source: ModelSource, file: string, opts: LoadOptions): Promise<Record<string, unknown>> {
   const bytes = await source.open(file, { signal: opts.signal, onProgress: opts.onProgress });
   try {
@@ -79,14 +84,14 @@ export async function readJson(source: ModelSource, file: string, opts: LoadOpti
     if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error("not a JSON object");
     return v;
   } catch (e) {
-    throw new ModelFormatError(`${source.location}/${file}`, `is not valid JSON (${(e as Error).message})`);
+    throw new ModelFormatError(fileLabel(source, file), `is not valid JSON (${(e as Error).message})`);
   }
 }
 
 async function loadHf(source: ModelSource, backend: Backend, opts: LoadOptions, withTokenizer: boolean): Promise<LoadedLlama & { tokenizer?: Tokenizer }> {
   const cfg = await readJson(source, "config.json", opts);
   const generation = (await source.has("generation_config.json")) ? await readJson(source, "generation_config.json", opts) : undefined;
-  const config = llamaConfigFromHf(`${source.location}/config.json`, cfg, generation);
+  const config = llamaConfigFromHf(fileLabel(source, "config.json"), cfg, generation);
   const shards = await safetensorsShards(source, opts);
   const weights = new StreamedWeights(backend, source.location, opts.dtype);
   try {
@@ -112,7 +117,7 @@ export async function safetensorsShards(source: ModelSource, opts: LoadOptions):
   if (await source.has("model.safetensors")) return ["model.safetensors"];
   if (!(await source.has("model.safetensors.index.json")))
     throw new ModelFormatError(source.location, "has neither model.safetensors nor model.safetensors.index.json");
-  const indexFile = `${source.location}/model.safetensors.index.json`;
+  const indexFile = fileLabel(source, "model.safetensors.index.json");
   const index = await readJson(source, "model.safetensors.index.json", opts);
   const map = index.weight_map as Record<string, string> | undefined;
   if (!map || typeof map !== "object") throw new ModelFormatError(indexFile, "has no weight_map");
@@ -128,7 +133,7 @@ export async function safetensorsShards(source: ModelSource, opts: LoadOptions):
 export async function streamShards(source: ModelSource, shards: string[], weights: StreamedWeights, opts: LoadOptions): Promise<void> {
   for (const shard of shards) {
     const { stream, size } = await source.stream(shard, { signal: opts.signal, onProgress: opts.onProgress });
-    await weights.consume(streamSafetensors(`${source.location}/${shard}`, stream, size), shard);
+    await weights.consume(streamSafetensors(fileLabel(source, shard), stream, size), shard);
   }
 }
 
@@ -164,7 +169,7 @@ async function loadGguf(
   opts: LoadOptions,
   withTokenizer: boolean,
 ): Promise<LoadedLlama & { tokenizer?: Tokenizer }> {
-  const label = `${source.location === file ? "" : `${source.location}/`}${file}`.replace(/\/\/+/, "/");
+  const label = fileLabel(source, file);
   const { stream, size } = await source.stream(file, { signal: opts.signal, onProgress: opts.onProgress });
   const { header, tensors } = await streamGguf(label, stream, size);
   const weights = new StreamedWeights(backend, label, opts.dtype);
@@ -207,7 +212,7 @@ async function loadLlama2c(
 ): Promise<LoadedLlama & { tokenizer?: Tokenizer }> {
   if (withTokenizer && !opts.tokenizer) throw new UnsupportedModelError(file, "is a llama2.c checkpoint; it needs its tokenizer.bin (--tokenizer FILE)");
   const bytes = await source.open(file, { signal: opts.signal, onProgress: opts.onProgress });
-  const { config, store } = readLlama2c(file, bytes);
+  const { config, store } = readLlama2c(fileLabel(source, file), bytes);
   let tokenizer: Tokenizer | undefined;
   if (withTokenizer && opts.tokenizer) {
     const tokBytes = await opts.tokenizer.source.open(opts.tokenizer.file, { signal: opts.signal });

@@ -57,6 +57,7 @@ const GGML_TYPE_NAMES: Record<number, string> = {
   29: "IQ1_M",
 };
 const MAX_DIMS = 4;
+const MAX_STREAMED_HEADER = 256 << 20;
 const MAX_NESTING = 4;
 
 /** Thrown by the cursor when a streamed header needs more bytes than have arrived. */
@@ -323,7 +324,8 @@ export async function streamGguf(
     grown.set(prefix);
     grown.set(more, prefix.length);
     prefix = grown;
-    const complete = size !== undefined && prefix.length >= size;
+    // real headers (vocabularies included) are a few MB: past this, a count is corrupt
+    const complete = (size !== undefined && prefix.length >= size) || prefix.length >= MAX_STREAMED_HEADER;
     header = parseGgufHeader(file, prefix, complete, size);
     if (!header && complete) throw new ModelFormatError(file, "header is incomplete");
     want = prefix.length;
