@@ -13,7 +13,7 @@ import { ModelFormatError, UnsupportedModelError } from "./errors";
 import { type GgufHeader, streamGguf } from "./formats/gguf";
 import { readLlama2c } from "./formats/llama2c";
 import { streamSafetensors } from "./formats/safetensors";
-import type { StoredTensor } from "./formats/stored";
+import { copyBytes, type StoredTensor } from "./formats/stored";
 import { type LlamaConfig, llamaConfigFromGguf, llamaConfigFromHf } from "./llama/config";
 import { LlamaModel } from "./llama/llama";
 import type { ModelSource, ProgressCallback } from "./sources/types";
@@ -179,7 +179,7 @@ async function loadGguf(
     const renamed = (async function* (): AsyncGenerator<StoredTensor> {
       for await (const t of tensors) {
         if (t.name === "rope_freqs.weight") {
-          ropeFactors = new Float32Array(t.data.slice().buffer);
+          ropeFactors = new Float32Array(copyBytes(t.data));
           continue;
         }
         const hf = ggufToHfName(t.name);

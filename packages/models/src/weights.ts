@@ -5,7 +5,7 @@
  */
 import { type Backend, f16ArrayToF32, type MatmulWeightDType, type Tensor } from "@edgespec/runtime";
 import { ModelFormatError } from "./errors";
-import { MapTensorStore, MissingTensor, type StoredTensor, type TensorStore } from "./formats/stored";
+import { copyBytes, MapTensorStore, MissingTensor, type StoredTensor, type TensorStore } from "./formats/stored";
 
 export type WeightDType = MatmulWeightDType;
 export const WEIGHT_DTYPES: readonly WeightDType[] = ["f32", "f16", "q8_0", "q4_0"];
@@ -17,9 +17,9 @@ export function storedToF32(backend: Backend, t: StoredTensor): Float32Array {
   switch (t.dtype) {
     case "F32":
       if (t.data.byteOffset % 4 === 0) return new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4);
-      return new Float32Array(t.data.slice().buffer);
+      return new Float32Array(copyBytes(t.data));
     case "F16": {
-      const h = t.data.byteOffset % 2 === 0 ? new Uint16Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 2) : new Uint16Array(t.data.slice().buffer);
+      const h = t.data.byteOffset % 2 === 0 ? new Uint16Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 2) : new Uint16Array(copyBytes(t.data));
       return f16ArrayToF32(h);
     }
     case "BF16": {

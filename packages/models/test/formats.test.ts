@@ -25,6 +25,29 @@ function safetensors(header: object, data: Uint8Array = new Uint8Array(0)): Uint
   return out;
 }
 
+/** A GGUF v3 with one string-array key and no tensors. */
+function ggufWithStrings(key: string, values: string[]): Uint8Array {
+  const enc = new TextEncoder();
+  const parts: number[] = [];
+  const u32 = (v: number) => parts.push(v & 255, (v >>> 8) & 255, (v >>> 16) & 255, v >>> 24);
+  const u64 = (v: number) => (u32(v), u32(0));
+  const str = (s: string) => {
+    const b = enc.encode(s);
+    u64(b.length);
+    parts.push(...b);
+  };
+  parts.push(...enc.encode("GGUF"));
+  u32(3);
+  u64(0);
+  u64(1);
+  str(key);
+  u32(9);
+  u32(8);
+  u64(values.length);
+  for (const v of values) str(v);
+  return Uint8Array.from(parts);
+}
+
 function chunks(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
   let at = 0;
   return new ReadableStream({
@@ -130,6 +153,19 @@ describe("GGUF", () => {
       n++;
     }
     expect(n).toBe(header.tensors.length);
+  });
+  it("keeps a token that is exactly U+FEFF (Llama 2's id 30143)", () => {
+    const { header } = readGguf("bom.gguf", ggufWithStrings("tokenizer.ggml.tokens", ["\uFEFF", "a", "\uFEFFb"]));
+    expect(header.metadata.get("tokenizer.ggml.tokens")).toEqual(["\uFEFF", "a", "\uFEFFb"]);
+  });
+  it("reads a Node Buffer (whose slice() is a view into a shared pool) like a plain Uint8Array", () => {
+    const buf = readFileSync(GGUF);
+    expect(Object.getPrototypeOf(buf)).not.toBe(Uint8Array.prototype);
+    const a = readGguf("m.gguf", buf).header.metadata;
+    const b = readGguf("m.gguf", new Uint8Array(buf)).header.metadata;
+    expect(a.get("tokenizer.ggml.scores")).toEqual(b.get("tokenizer.ggml.scores"));
+    expect(a.get("tokenizer.ggml.token_type")).toEqual(b.get("tokenizer.ggml.token_type"));
+    expect((a.get("tokenizer.ggml.token_type") as Int32Array).length).toBe((a.get("tokenizer.ggml.tokens") as string[]).length);
   });
   it("explains text-decoder damage in the shared llama.cpp vocab files", () => {
     const file = sharedDir("tokenizers/llama.cpp-vocab/ggml-vocab-gpt-2.gguf");

@@ -6,7 +6,7 @@
  */
 import { ModelFormatError } from "../errors";
 import { ByteStreamReader } from "./byte-stream";
-import { MapTensorStore, type StoredDType, type StoredTensor, storedByteLength } from "./stored";
+import { copyBytes, MapTensorStore, plainBytes, type StoredDType, type StoredTensor, storedByteLength } from "./stored";
 
 export type GgufValue = number | bigint | boolean | string | GgufValue[] | Float32Array | Int32Array | Uint32Array | Uint8Array | Int8Array;
 
@@ -66,7 +66,8 @@ class NeedMore extends Error {}
 class Cursor {
   pos = 0;
   private dv: DataView;
-  private utf8 = new TextDecoder("utf-8", { fatal: true });
+  // ignoreBOM: a token may be exactly U+FEFF (Llama 2's 30143), which must not be dropped
+  private utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   constructor(
     private readonly file: string,
     private readonly bytes: Uint8Array,
@@ -168,7 +169,7 @@ class Cursor {
     const n = this.count(`element count of ${key}`, this.complete ? Math.floor(this.remaining / minSize) : Number.MAX_SAFE_INTEGER);
     if (elem !== undefined) this.need(n * elem, `array ${key}`);
     const at = this.pos;
-    const slice = (bytes: number) => this.bytes.slice(at, at + bytes);
+    const slice = (bytes: number) => new Uint8Array(copyBytes(this.bytes.subarray(at, at + bytes)));
     switch (type) {
       case 0:
         this.pos += n;
@@ -206,7 +207,8 @@ function safe(v: bigint): number | bigint {
  * Parses the header. `bytes` is the file or a prefix of it; with `complete` false a
  * prefix that is too short makes this return null (read more and call again).
  */
-export function parseGgufHeader(file: string, bytes: Uint8Array, complete: boolean, fileSize?: number): GgufHeader | null {
+export function parseGgufHeader(file: string, input: Uint8Array, complete: boolean, fileSize?: number): GgufHeader | null {
+  const bytes = plainBytes(input);
   const c = new Cursor(file, bytes, complete);
   try {
     c.need(8, "the GGUF magic and version");
@@ -286,7 +288,8 @@ function looksTextDecoded(bytes: Uint8Array): boolean {
 }
 
 /** An in-memory GGUF file: header plus tensors as views into `bytes`. */
-export function readGguf(file: string, bytes: Uint8Array): { header: GgufHeader; store: MapTensorStore } {
+export function readGguf(file: string, input: Uint8Array): { header: GgufHeader; store: MapTensorStore } {
+  const bytes = plainBytes(input);
   const header = parseGgufHeader(file, bytes, true, bytes.length) as GgufHeader;
   const map = new Map<string, StoredTensor>();
   for (const t of header.tensors) {

@@ -7,9 +7,10 @@
 import { ModelFormatError } from "../errors";
 import type { LlamaConfig } from "../llama/config";
 import { checkLlamaConfig } from "../llama/config";
-import { MapTensorStore, type StoredTensor } from "./stored";
+import { MapTensorStore, plainBytes, type StoredTensor } from "./stored";
 
-export function readLlama2c(file: string, bytes: Uint8Array): { config: LlamaConfig; store: MapTensorStore } {
+export function readLlama2c(file: string, input: Uint8Array): { config: LlamaConfig; store: MapTensorStore } {
+  const bytes = plainBytes(input);
   if (bytes.length < 28) throw new ModelFormatError(file, `is ${bytes.length} bytes; a llama2.c checkpoint starts with a 28-byte header`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, 28);
   const [dim, hidden, layers, heads, kvHeads, vocabRaw, seqLen] = Array.from({ length: 7 }, (_, i) => dv.getInt32(4 * i, true));

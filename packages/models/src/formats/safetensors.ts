@@ -5,7 +5,7 @@
  */
 import { ModelFormatError } from "../errors";
 import { ByteStreamReader } from "./byte-stream";
-import { MapTensorStore, type StoredDType, type StoredTensor, storedByteLength } from "./stored";
+import { MapTensorStore, plainBytes, type StoredDType, type StoredTensor, storedByteLength } from "./stored";
 
 const DTYPES: Record<string, StoredDType> = { F32: "F32", F16: "F16", BF16: "BF16" };
 /** real headers are kilobytes; this bounds what a corrupt length can make us allocate */
@@ -85,7 +85,8 @@ export function parseSafetensorsHeader(file: string, json: Uint8Array, dataSize?
 }
 
 /** All tensors of an in-memory safetensors file, as views into `bytes`. */
-export function readSafetensors(file: string, bytes: Uint8Array): { header: SafetensorsHeader; store: MapTensorStore } {
+export function readSafetensors(file: string, input: Uint8Array): { header: SafetensorsHeader; store: MapTensorStore } {
+  const bytes = plainBytes(input);
   const len = parseSafetensorsHeaderLength(file, bytes.subarray(0, 8), bytes.length);
   const header = parseSafetensorsHeader(file, bytes.subarray(8, 8 + len), bytes.length - 8 - len);
   const map = new Map<string, StoredTensor>();

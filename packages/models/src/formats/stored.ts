@@ -46,6 +46,21 @@ export function storedByteLength(dtype: StoredDType, shape: readonly number[]): 
   return (n / block) * bytes;
 }
 
+/**
+ * A plain Uint8Array over the same memory. Node's Buffer is a Uint8Array whose slice() is a
+ * view into a shared pool, so code that copies with slice() must never see one.
+ */
+export function plainBytes(bytes: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A copy of the bytes in a fresh, exactly sized ArrayBuffer (for typed-array views of any alignment). */
+export function copyBytes(bytes: Uint8Array): ArrayBuffer {
+  const out = new Uint8Array(bytes.byteLength);
+  out.set(bytes);
+  return out.buffer;
+}
+
 export class MapTensorStore implements TensorStore {
   constructor(
     readonly label: string,
