@@ -2,6 +2,7 @@
  * One config for BERT-style encoders (BERT, sentence-transformers / BGE, DistilBERT), filled
  * from a Hugging Face config.json. Anything we cannot run faithfully is refused by name.
  */
+import { configFields } from "../config-fields";
 import { UnsupportedModelError } from "../errors";
 
 export type BertActivation = "gelu" | "gelu_tanh";
@@ -54,18 +55,7 @@ export function bertConfigFromHf(file: string, cfg: Json): BertConfig {
   if (architecture && DECODER_ARCHS.includes(architecture)) {
     throw new UnsupportedModelError(file, `architecture ${JSON.stringify(architecture)} is a causal decoder; only the bidirectional encoder is supported`);
   }
-  const int = (key: string, fallback?: number): number => {
-    const v = cfg[key] ?? fallback;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0)
-      throw new UnsupportedModelError(file, `"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const num = (key: string, fallback: number): number => {
-    const v = cfg[key] ?? fallback;
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0)
-      throw new UnsupportedModelError(file, `"${key}" must be a positive number, got ${JSON.stringify(v)}`);
-    return v;
-  };
+  const { int, num } = configFields(file, cfg);
   const activation = (key: string): BertActivation => {
     const a = cfg[key] ?? "gelu";
     if (typeof a !== "string" || !(a in ACTIVATIONS)) {

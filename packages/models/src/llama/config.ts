@@ -2,7 +2,9 @@
  * One config for the Llama family, filled from a Hugging Face config.json, GGUF metadata
  * or a llama2.c header. Anything we cannot run faithfully is refused by name.
  */
+
 import type { RopeScaling, RopeStyle } from "@edgespec/runtime";
+import { configFields } from "../config-fields";
 import { UnsupportedModelError } from "../errors";
 import type { GgufHeader } from "../formats/gguf";
 
@@ -47,18 +49,7 @@ export function llamaConfigFromHf(file: string, cfg: Json, generation?: Json): L
       `architecture ${JSON.stringify(archs[0] ?? cfg.model_type)} is not supported by the Llama-family model (${Object.keys(HF_TYPES).join(", ")})`,
     );
   }
-  const int = (key: string, fallback?: number): number => {
-    const v = cfg[key] ?? fallback;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0)
-      throw new UnsupportedModelError(file, `"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const num = (key: string, fallback: number): number => {
-    const v = cfg[key] ?? fallback;
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0)
-      throw new UnsupportedModelError(file, `"${key}" must be a positive number, got ${JSON.stringify(v)}`);
-    return v;
-  };
+  const { int, num } = configFields(file, cfg);
   const hiddenSize = int("hidden_size");
   const numHeads = int("num_attention_heads");
   const headDim = cfg.head_dim == null ? hiddenSize / numHeads : int("head_dim");
