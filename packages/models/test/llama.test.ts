@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Backend, createBackend } from "@edgespec/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UnsupportedModelError } from "../src/errors";
+import { llamaConfigFromHf } from "../src/llama/config";
 import { type LoadedLlama, loadCausalLM, loadLlama } from "../src/load";
 import { resolveRemoteModelSource } from "../src/sources/index";
 import { LocalModelSource } from "../src/sources/node";
@@ -170,5 +172,21 @@ describe("stories260K (llama2.c checkpoint + tokenizer.bin)", () => {
     }
     const want = readFileSync(join(dir, "greedy_ref_256.txt"), "utf8");
     expect(tok.decode(ids)).toBe(want.replace(/\n$/, ""));
+  });
+});
+
+describe("configs we do not run are refused by name", () => {
+  const base = { architectures: ["LlamaForCausalLM"], hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, vocab_size: 256 };
+  it.each([
+    [{ ...base, architectures: ["GPT2LMHeadModel"], model_type: "gpt2" }, /GPT2LMHeadModel.*not supported/],
+    [{ ...base, hidden_act: "gelu" }, /hidden_act "gelu"/],
+    [{ ...base, rope_scaling: { rope_type: "yarn", factor: 4 } }, /rope_scaling type "yarn"/],
+    [{ ...base, hidden_size: -64 }, /"hidden_size" must be a positive integer/],
+    [{ ...base, num_key_value_heads: 3 }, /4 attention heads cannot be grouped over 3 kv heads/],
+    [{ ...base, mlp_bias: true }, /mlp_bias/],
+  ])("%j", (cfg, message) => {
+    expect(() => llamaConfigFromHf("m/config.json", cfg)).toThrow(UnsupportedModelError);
+    expect(() => llamaConfigFromHf("m/config.json", cfg)).toThrow(message);
+    expect(() => llamaConfigFromHf("m/config.json", cfg)).toThrow(/^m\/config\.json: /);
   });
 });

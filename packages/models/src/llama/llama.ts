@@ -281,6 +281,7 @@ export class LlamaModel {
     const s = this.scratchFor(n, allLogits);
     const row = c.headDim * 4;
 
+    const rope = { invFreq: this.invFreq, style: c.ropeStyle, attentionFactor: this.attentionFactor };
     be.getRows(s.x, this.embed_tokens, tokens);
     for (const L of this.layers) {
       // attention
@@ -293,7 +294,6 @@ export class LlamaModel {
         be.add(s.k, s.k, L.k_bias);
         be.add(s.v, s.v, L.v_bias);
       }
-      const rope = { invFreq: this.invFreq, style: c.ropeStyle, attentionFactor: this.attentionFactor };
       be.rope(s.q3, positions, rope);
       be.rope(s.k3, positions, rope);
       // cache layout is [kvHead, slot, headDim]; the new rows arrive as [token, kvHead, headDim]
