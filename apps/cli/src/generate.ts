@@ -1,13 +1,29 @@
 /**
- * `edgespec generate`: load a model from anywhere, decode from BOS + prompt, stream the text.
- * Greedy at temperature 0; otherwise softmax sampling with a seeded generator, so a seed
- * reproduces a run.
+ * `edgespec generate`: load a model from anywhere, decode, stream the text.
+ *
+ * Modes: sampling / greedy through generate() (the default; --temperature 0 is greedy),
+ * --beams N (beam search; with --diverse-groups G, Diverse Beam Search), --momentum
+ * (momentum decoding), --first-finish N (First Finish Search). --regex / --json-schema
+ * constrain the sampling mode. --chat renders the prompt as a user message with the
+ * model's chat template.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { type LoadedModel, loadCausalLM, TextStream, WEIGHT_DTYPES, type WeightDType } from "@edgespec/models";
+import {
+  beamSearch,
+  DecodingOptionsError,
+  encodePrompt,
+  firstFinishSearch,
+  type GenerateOptions,
+  generate,
+  momentumDecode,
+  TokenConstraint,
+} from "@edgespec/decoding";
+import { type ChatMessage, type LoadedModel, loadCausalLM, TextStream, type Tokenizer, WEIGHT_DTYPES, type WeightDType } from "@edgespec/models";
 import { resolveModelSource, terminalProgress } from "@edgespec/models/node";
-import { splitmix32 } from "@edgespec/runtime";
 import { intOption, numberOption, UsageError } from "./usage";
+
+const SAMPLING_FLAGS = ["temperature", "top-k", "top-p", "min-p", "typical-p"] as const;
 
 export async function generateCommand(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;
@@ -16,28 +32,170 @@ export async function generateCommand(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const { values } = parsed;
-  if (!values.model) throw new UsageError("--model is required");
-  const maxTokens = intOption("max-tokens", values["max-tokens"], 256, 0);
-  const temperature = numberOption("temperature", values.temperature, 0, 0, 100);
-  const seed = intOption("seed", values.seed, 0, 0, 2 ** 32 - 1);
-  const contextLength = values.context === undefined ? undefined : intOption("context", values.context, 0, 1);
-  const dtype = values.dtype as WeightDType | undefined;
+  const v = parsed.values;
+  if (!v.model) throw new UsageError("--model is required");
+  const maxTokens = intOption("max-tokens", v["max-tokens"], 256, 0);
+  const contextLength = v.context === undefined ? undefined : intOption("context", v.context, 0, 1);
+  const dtype = v.dtype as WeightDType | undefined;
   if (dtype !== undefined && !WEIGHT_DTYPES.includes(dtype))
     throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(", ")}, got ${JSON.stringify(dtype)}`);
-  const json = Boolean(values.json);
+  const mode = pickMode(v);
+  const sampling: GenerateOptions = {
+    temperature: numberOption("temperature", v.temperature, mode === "first-finish" ? 1 : 0, 0, 100),
+    topK: v["top-k"] === undefined ? undefined : intOption("top-k", v["top-k"], 0, 0),
+    topP: v["top-p"] === undefined ? undefined : numberOption("top-p", v["top-p"], 1, 0, 1),
+    minP: v["min-p"] === undefined ? undefined : numberOption("min-p", v["min-p"], 0, 0, 1),
+    typicalP: v["typical-p"] === undefined ? undefined : numberOption("typical-p", v["typical-p"], 1, 0, 1),
+    repetitionPenalty: v["repetition-penalty"] === undefined ? undefined : numberOption("repetition-penalty", v["repetition-penalty"], 1, 0, 100),
+    frequencyPenalty: v["frequency-penalty"] === undefined ? undefined : numberOption("frequency-penalty", v["frequency-penalty"], 0, -100, 100),
+    presencePenalty: v["presence-penalty"] === undefined ? undefined : numberOption("presence-penalty", v["presence-penalty"], 0, -100, 100),
+    seed: intOption("seed", v.seed, 0, 0, 2 ** 32 - 1),
+    stop: v.stop,
+  };
+  const schemaText = v["json-schema"] === undefined ? undefined : readSchema(v["json-schema"]);
+  const json = Boolean(v.json);
 
   const onProgress = terminalProgress();
-  const source = await resolveModelSource(values.model, { onProgress });
-  const tokenizer = values.tokenizer ? { source: await resolveModelSource(values.tokenizer, { onProgress }), file: "" } : undefined;
+  const source = await resolveModelSource(v.model, { onProgress });
+  const tokenizer = v.tokenizer ? { source: await resolveModelSource(v.tokenizer, { onProgress }), file: "" } : undefined;
   if (tokenizer) tokenizer.file = tokenizer.source.entry ?? "";
   if (tokenizer && !tokenizer.file) throw new UsageError("--tokenizer must name a file");
   const loaded = await loadCausalLM(source, { dtype, contextLength, tokenizer, onProgress });
-  const result = run(loaded, values.prompt ?? "", { maxTokens, temperature, seed, stream: !json });
-  loaded.model.free();
-  if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else process.stdout.write("\n");
+  try {
+    const input: string | ChatMessage[] = v.chat ? [{ role: "user", content: v.prompt ?? "" }] : (v.prompt ?? "");
+    if (mode === "sample") {
+      if (v.regex !== undefined) sampling.constraint = TokenConstraint.regex(v.regex, loaded.tokenizer);
+      if (schemaText !== undefined) sampling.constraint = TokenConstraint.jsonSchema(schemaText, loaded.tokenizer);
+      return await runGenerate(loaded, input, { ...sampling, maxTokens }, json, Boolean(v.stats));
+    }
+    const promptIds = encodePrompt(loaded.tokenizer, input);
+    const eos = [...new Set([...loaded.tokenizer.eosIds, ...loaded.config.eosTokenIds])];
+    const room = Math.max(1, Math.min(maxTokens, loaded.model.contextLength - promptIds.length));
+    if (mode === "beams") {
+      const beams = intOption("beams", v.beams, 1, 1, 256);
+      const groups = intOption("diverse-groups", v["diverse-groups"], 1, 1, beams);
+      const r = beamSearch(loaded.model, promptIds, {
+        beams,
+        groups,
+        diversityPenalty: groups > 1 ? numberOption("diversity-penalty", v["diversity-penalty"], 1, 0, 1000) : 0,
+        lengthPenalty: numberOption("length-penalty", v["length-penalty"], 1, -10, 10),
+        maxTokens: room,
+        numReturn: beams,
+        endIds: eos,
+        repetitionPenalty: sampling.repetitionPenalty,
+      });
+      const hyps = r.hypotheses.map((h) => ({
+        text: detokenize(loaded.tokenizer, promptIds, h.tokens, eos),
+        tokens: h.tokens,
+        score: h.score,
+        group: h.group,
+      }));
+      report(json, hyps[0].text, { hypotheses: hyps, stats: r.stats });
+    } else if (mode === "momentum") {
+      const r = momentumDecode(loaded.model, promptIds, {
+        maxTokens: room,
+        alpha: v["momentum-alpha"] === undefined ? undefined : numberOption("momentum-alpha", v["momentum-alpha"], 0.2, 0, 100),
+        k: v["momentum-k"] === undefined ? undefined : intOption("momentum-k", v["momentum-k"], 5, 1),
+      });
+      report(json, detokenize(loaded.tokenizer, promptIds, r.tokens, eos), { tokens: r.tokens, revisits: r.revisits, finish_reason: r.finishReason });
+    } else {
+      const n = intOption("first-finish", v["first-finish"], 4, 1, 256);
+      const r = firstFinishSearch(loaded.model, promptIds, { ...sampling, stop: undefined, n, maxTokens: room, endIds: eos } as never);
+      report(json, detokenize(loaded.tokenizer, promptIds, r.sample.tokens, eos), {
+        tokens: r.sample.tokens,
+        winner: r.winner,
+        finished: r.sample.finished,
+        stats: r.stats,
+      });
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof DecodingOptionsError) throw new UsageError(e.message);
+    throw e;
+  } finally {
+    loaded.model.free();
+  }
+}
+
+type Mode = "sample" | "beams" | "momentum" | "first-finish";
+
+function pickMode(v: ReturnType<typeof parse>["values"]): Mode {
+  const modes: Mode[] = [];
+  if (v.beams !== undefined) modes.push("beams");
+  if (v.momentum) modes.push("momentum");
+  if (v["first-finish"] !== undefined) modes.push("first-finish");
+  if (modes.length > 1) throw new UsageError(`--${modes.join(", --")} are different search strategies; pick one`);
+  const mode = modes[0] ?? "sample";
+  if (v["diverse-groups"] !== undefined && mode !== "beams") throw new UsageError("--diverse-groups needs --beams N");
+  if (mode !== "sample") {
+    if (v.regex !== undefined || v["json-schema"] !== undefined)
+      throw new UsageError(`--regex / --json-schema constrain sampling; they do not combine with --${mode}`);
+    if (v.stop !== undefined) throw new UsageError(`--stop works with sampling and greedy decoding, not --${mode}`);
+  }
+  if (mode === "beams" || mode === "momentum")
+    for (const f of SAMPLING_FLAGS) if (v[f] !== undefined) throw new UsageError(`--${f} is a sampling option; --${mode} is deterministic`);
+  if (v.regex !== undefined && v["json-schema"] !== undefined) throw new UsageError("--regex and --json-schema are two constraints; pick one");
+  return mode;
+}
+
+function readSchema(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`--json-schema ${file}: ${(e as Error).message}`);
+  }
+}
+
+async function runGenerate(loaded: LoadedModel, input: string | ChatMessage[], opts: GenerateOptions, json: boolean, stats: boolean): Promise<number> {
+  const g = generate(loaded.model, loaded.tokenizer, input, opts);
+  if (!json) for await (const t of g) if (t.text) process.stdout.write(t.text);
+  const r = await g;
+  const s = r.stats;
+  if (json) {
+    const out: Record<string, unknown> = {
+      text: r.text,
+      tokens: r.tokens,
+      finish_reason: r.finishReason,
+      stats: {
+        prompt_tokens: s.promptTokens,
+        generated_tokens: s.generatedTokens,
+        time_to_first_token_ms: round(s.timeToFirstTokenMs),
+        prefill_ms: round(s.prefillMs),
+        decode_ms: round(s.decodeMs),
+        tokens_per_s: round(s.tokensPerSecond),
+        ...(s.constraintChecks !== undefined ? { constraint_checks: s.constraintChecks } : {}),
+      },
+    };
+    if (r.logWeight !== undefined) out.log_weight = r.logWeight;
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+  } else {
+    process.stdout.write("\n");
+    if (stats)
+      process.stderr.write(
+        `\n[${s.promptTokens} prompt tokens, ${s.generatedTokens} generated (${r.finishReason}) · first token ${fmt(s.timeToFirstTokenMs)} ms · prefill ${fmt(s.prefillMs)} ms · decode ${fmt(s.decodeMs)} ms · ${fmt(s.tokensPerSecond)} tok/s]\n`,
+      );
+  }
   return 0;
+}
+
+/** What the tokens add to the prompt's text (streaming rules: whole characters, no BOS space loss). */
+function detokenize(tokenizer: Tokenizer, promptIds: number[], tokens: readonly number[], eos: readonly number[]): string {
+  const stream = new TextStream(tokenizer, promptIds);
+  let text = "";
+  for (const t of tokens) if (!eos.includes(t)) text += stream.push(t);
+  return text + stream.flush();
+}
+
+function report(json: boolean, text: string, extra: Record<string, unknown>): void {
+  process.stdout.write(json ? `${JSON.stringify({ text, ...extra })}\n` : `${text}\n`);
+}
+
+function fmt(v: number): string {
+  return v >= 100 ? v.toFixed(0) : v.toFixed(1);
+}
+
+function round(v: number): number {
+  return Math.round(v * 100) / 100;
 }
 
 function parse(argv: string[]) {
@@ -49,92 +207,32 @@ function parse(argv: string[]) {
       model: { type: "string" },
       tokenizer: { type: "string" },
       prompt: { type: "string" },
+      chat: { type: "boolean" },
       "max-tokens": { type: "string" },
       temperature: { type: "string" },
+      "top-k": { type: "string" },
+      "top-p": { type: "string" },
+      "min-p": { type: "string" },
+      "typical-p": { type: "string" },
+      "repetition-penalty": { type: "string" },
+      "frequency-penalty": { type: "string" },
+      "presence-penalty": { type: "string" },
+      stop: { type: "string", multiple: true },
       seed: { type: "string" },
+      beams: { type: "string" },
+      "diverse-groups": { type: "string" },
+      "diversity-penalty": { type: "string" },
+      "length-penalty": { type: "string" },
+      momentum: { type: "boolean" },
+      "momentum-alpha": { type: "string" },
+      "momentum-k": { type: "string" },
+      "first-finish": { type: "string" },
+      regex: { type: "string" },
+      "json-schema": { type: "string" },
       dtype: { type: "string" },
       context: { type: "string" },
       json: { type: "boolean" },
+      stats: { type: "boolean" },
     },
   });
-}
-
-interface RunOptions {
-  maxTokens: number;
-  temperature: number;
-  seed: number;
-  stream: boolean;
-}
-
-export function run({ model, tokenizer }: LoadedModel, prompt: string, opts: RunOptions) {
-  // BOS as the tokenizer's config asks (HF add_bos_token, GGUF add_bos_token, llama2.c: always);
-  // an empty prompt starts from BOS alone
-  const bos = tokenizer.bosId;
-  const text0 = tokenizer.encode(prompt);
-  const promptIds = bos !== null && (tokenizer.addBos || text0.length === 0) ? [bos, ...text0] : text0;
-  if (promptIds.length === 0) throw new UsageError("the prompt is empty and the tokenizer has no BOS token to start from");
-  const eos = new Set([...tokenizer.eosIds, ...model.config.eosTokenIds]);
-  const rand = splitmix32(opts.seed);
-  const text = new TextStream(tokenizer, promptIds);
-  const out: number[] = [];
-  let generated = "";
-  const emit = (s: string) => {
-    generated += s;
-    if (opts.stream && s) process.stdout.write(s);
-  };
-
-  const t0 = performance.now();
-  model.reset();
-  let logits = model.prefill(promptIds).logits;
-  const t1 = performance.now();
-  const room = model.contextLength - promptIds.length;
-  for (let i = 0; i < Math.min(opts.maxTokens, room); i++) {
-    const next = opts.temperature === 0 ? argmax(logits) : sample(logits, opts.temperature, rand);
-    if (eos.has(next)) break;
-    out.push(next);
-    emit(text.push(next));
-    if (i + 1 < opts.maxTokens && i + 1 < room) logits = model.step(next);
-  }
-  emit(text.flush());
-  const t2 = performance.now();
-  const decodeMs = t2 - t1;
-  return {
-    text: generated,
-    tokens: out,
-    stats: {
-      prompt_tokens: promptIds.length,
-      generated_tokens: out.length,
-      prefill_ms: round(t1 - t0),
-      decode_ms: round(decodeMs),
-      tokens_per_s: out.length > 0 && decodeMs > 0 ? round((out.length * 1000) / decodeMs) : 0,
-    },
-  };
-}
-
-function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
-  return best;
-}
-
-/** softmax(x / T) sampling; computed in float64 with the max subtracted. */
-function sample(x: Float32Array, temperature: number, rand: () => number): number {
-  let max = Number.NEGATIVE_INFINITY;
-  for (const v of x) if (v > max) max = v;
-  const p = new Float64Array(x.length);
-  let sum = 0;
-  for (let i = 0; i < x.length; i++) {
-    p[i] = Math.exp((x[i] - max) / temperature);
-    sum += p[i];
-  }
-  let u = rand() * sum;
-  for (let i = 0; i < x.length; i++) {
-    u -= p[i];
-    if (u < 0) return i;
-  }
-  return argmax(x);
-}
-
-function round(v: number): number {
-  return Math.round(v * 100) / 100;
 }

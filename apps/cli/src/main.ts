@@ -1,9 +1,5 @@
 /**
- * edgespec command line.
- *
- *   edgespec generate --model <dir|file|url|org/name> [--tokenizer FILE] [--prompt TEXT]
- *                     [--max-tokens N] [--temperature T] [--seed S] [--dtype f32|f16|q8_0|q4_0] [--json]
- *   edgespec bench decode [--shape smollm2-135m] [--dtype f32,q8_0,q4_0] [--json] [--quick]
+ * edgespec command line: `edgespec generate ...` and `edgespec bench decode ...` (see HELP).
  */
 
 import { benchDecode } from "@edgespec/bench/decode";
@@ -12,14 +8,21 @@ import { generateCommand } from "./generate";
 import { UsageError } from "./usage";
 
 const HELP = `usage:
-  edgespec generate --model <dir|file|url|org/name> [--tokenizer FILE] [--prompt TEXT]
-                    [--max-tokens N] [--temperature T] [--seed S] [--dtype f32|f16|q8_0|q4_0]
-                    [--context N] [--json]
+  edgespec generate --model <dir|file|url|org/name> [--tokenizer FILE] [--prompt TEXT] [--chat]
+                    [--max-tokens N] [--dtype f32|f16|q8_0|q4_0] [--context N] [--json] [--stats]
+      sampling:     [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--typical-p P]
+                    [--repetition-penalty R] [--frequency-penalty F] [--presence-penalty F]
+                    [--seed S] [--stop TEXT]... [--regex R | --json-schema FILE]
+      search:       --beams N [--diverse-groups G] [--diversity-penalty L] [--length-penalty A]
+                  | --momentum [--momentum-alpha A] [--momentum-k K]
+                  | --first-finish N
   edgespec bench decode [--shape smollm2-135m] [--dtype f32,q8_0,q4_0] [--quick] [--json]
 
-generate prints the generated text (not the prompt) as it is produced; --json prints one
-object {"text", "tokens", "stats"} at the end. Decoding starts from BOS (when the tokenizer
-adds one) plus the prompt; an empty prompt starts from BOS alone.
+generate prints the generated text (not the prompt) as it is produced; --stats adds timings
+on stderr; --json prints one object {"text", "tokens", "finish_reason", "stats"} at the end.
+Greedy by default (--temperature 0); a seed reproduces a sampled run. Decoding starts from
+BOS (when the tokenizer adds one) plus the prompt; --chat sends the prompt as a user message
+through the model's chat template. --regex / --json-schema constrain the output (AWRS).
 A llama2.c checkpoint needs --tokenizer tokenizer.bin.`;
 
 async function main(argv: string[]): Promise<number> {

@@ -54,11 +54,12 @@ describe("edgespec generate", () => {
     const r = await cli(["generate", "--model", TINY, "--prompt", "Once upon a time", "--max-tokens", "8", "--json"]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(Object.keys(out).sort()).toEqual(["stats", "text", "tokens"]);
+    expect(Object.keys(out).sort()).toEqual(["finish_reason", "stats", "text", "tokens"]);
+    expect(out.finish_reason).toBe("length");
     // the reference's greedy continuation (tools/reference/llama_ref.py, test/golden/tinystories-656k.json)
     expect(out.tokens).toEqual([313, 598, 303, 1049, 1468, 267, 628, 333]);
     expect(out.text).toBe(", a little girl named Lily lived in a small house with her mom");
-    expect(Object.keys(out.stats).sort()).toEqual(["decode_ms", "generated_tokens", "prefill_ms", "prompt_tokens", "tokens_per_s"]);
+    expect(Object.keys(out.stats).sort()).toEqual(["decode_ms", "generated_tokens", "prefill_ms", "prompt_tokens", "time_to_first_token_ms", "tokens_per_s"]);
     expect(out.stats.prompt_tokens).toBe(6);
     expect(out.stats.generated_tokens).toBe(8);
     expect(out.stats.tokens_per_s).toBeGreaterThan(0);
@@ -92,12 +93,118 @@ describe("edgespec generate", () => {
     }
   });
 
+  it("--stats ends the streamed text with timings on stderr", async () => {
+    const r = await cli(["generate", "--model", TINY, "--prompt", "Once upon a time", "--max-tokens", "8", "--stats"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(", a little girl named Lily lived in a small house with her mom\n");
+    expect(r.stderr).toMatch(/6 prompt tokens, 8 generated \(length\) · first token [\d.]+ ms · prefill [\d.]+ ms · decode [\d.]+ ms · [\d.]+ tok\/s/);
+  });
+
+  it("sampling flags, stop strings and stop reasons", async () => {
+    const base = ["generate", "--model", TINY, "--prompt", "Once upon a time", "--json"];
+    const stop = JSON.parse((await cli([...base, "--max-tokens", "30", "--stop", "Lily"])).stdout);
+    expect(stop.text).toBe(", a little girl named ");
+    expect(stop.finish_reason).toBe("stop");
+    const sampled = await cli([
+      ...base,
+      "--max-tokens",
+      "30",
+      "--temperature",
+      "0.8",
+      "--top-k",
+      "40",
+      "--top-p",
+      "0.9",
+      "--min-p",
+      "0.05",
+      "--repetition-penalty",
+      "1.2",
+      "--seed",
+      "5",
+    ]);
+    expect(sampled.code, sampled.stderr).toBe(0);
+    expect(JSON.parse(sampled.stdout).tokens.length).toBeGreaterThan(0);
+  });
+
+  it("--beams, --diverse-groups, --momentum and --first-finish run their searches", async () => {
+    const base = ["generate", "--model", TINY, "--prompt", "Once upon a time", "--max-tokens", "20", "--json"];
+    const beams = JSON.parse((await cli([...base, "--beams", "4"])).stdout);
+    expect(beams.hypotheses.length).toBe(4);
+    expect(beams.text).toBe(beams.hypotheses[0].text);
+    for (let i = 1; i < 4; i++) expect(beams.hypotheses[i].score).toBeLessThanOrEqual(beams.hypotheses[i - 1].score);
+    const diverse = JSON.parse((await cli([...base, "--beams", "4", "--diverse-groups", "2", "--diversity-penalty", "2"])).stdout);
+    expect(new Set(diverse.hypotheses.map((h: { group: number }) => h.group))).toEqual(new Set([0, 1]));
+    const momentum = JSON.parse((await cli([...base, "--momentum"])).stdout);
+    expect(momentum.tokens.length).toBeGreaterThan(0);
+    const ffs = JSON.parse((await cli([...base, "--first-finish", "3", "--seed", "1"])).stdout);
+    expect(ffs.winner).toBeGreaterThanOrEqual(0);
+    expect(ffs.tokens.length).toBeGreaterThan(0);
+  });
+
+  it("--regex and --json-schema constrain the output", async () => {
+    const base = ["generate", "--model", TINY, "--prompt", "Once upon a time", "--max-tokens", "60", "--json", "--temperature", "0.9", "--seed", "3"];
+    const re = JSON.parse((await cli([...base, "--regex", "(Tom|Lily) (is|was) [a-z]+( [a-z]+){0,4}\\."])).stdout);
+    expect(re.text).toMatch(/^(Tom|Lily) (is|was) [a-z]+( [a-z]+){0,4}\.$/);
+    const schemaFile = join(tmp, "schema.json");
+    writeFileSync(
+      schemaFile,
+      JSON.stringify({
+        type: "object",
+        properties: { name: { type: "string", maxLength: 12 }, age: { type: "integer", minimum: 0, maximum: 99 } },
+        required: ["name", "age"],
+        additionalProperties: false,
+      }),
+    );
+    // TinyStories' vocabulary has no token with "{": the schema runs on stories260K (byte tokens)
+    const stories = [
+      "generate",
+      "--model",
+      join(STORIES, "stories260K.bin"),
+      "--tokenizer",
+      join(STORIES, "tok512.bin"),
+      "--max-tokens",
+      "80",
+      "--json",
+      "--temperature",
+      "0.9",
+    ];
+    const js = await cli([...stories, "--json-schema", schemaFile]);
+    expect(js.code, js.stderr).toBe(0);
+    const obj = JSON.parse(JSON.parse(js.stdout).text);
+    expect(typeof obj.name).toBe("string");
+    expect(Number.isInteger(obj.age)).toBe(true);
+  });
+
   it("bad command lines exit 2 with the usage", async () => {
-    for (const args of [["generate"], ["generate", "--model", TINY, "--dtype", "q5_k"], ["generate", "--model", TINY, "--max-tokens", "x"], ["frobnicate"]]) {
+    for (const args of [
+      ["generate"],
+      ["generate", "--model", TINY, "--dtype", "q5_k"],
+      ["generate", "--model", TINY, "--max-tokens", "x"],
+      ["generate", "--model", TINY, "--top-p", "1.5"],
+      ["generate", "--model", TINY, "--beams", "2", "--temperature", "0.5"],
+      ["generate", "--model", TINY, "--beams", "2", "--momentum"],
+      ["generate", "--model", TINY, "--diverse-groups", "2"],
+      ["generate", "--model", TINY, "--regex", "a", "--json-schema", "x.json"],
+      ["frobnicate"],
+    ]) {
       const r = await cli(args);
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr).toMatch(/usage:/);
     }
+  });
+
+  it("contradictions found after loading (no chat template, unsatisfiable schema, bad regex) are clear errors", async () => {
+    const chat = await cli(["generate", "--model", TINY, "--prompt", "hi", "--chat"]);
+    expect(chat.code).toBe(2);
+    expect(chat.stderr).toMatch(/no chat template/);
+    const schemaFile = join(tmp, "impossible.json");
+    writeFileSync(schemaFile, JSON.stringify({ type: "array", items: { type: "integer" }, minItems: 3, maxItems: 1 }));
+    const js = await cli(["generate", "--model", TINY, "--json-schema", schemaFile]);
+    expect(js.code).toBe(1);
+    expect(js.stderr).toMatch(/minItems/);
+    const re = await cli(["generate", "--model", TINY, "--regex", "(ab"]);
+    expect(re.code).toBe(1);
+    expect(re.stderr).not.toMatch(/internal error/);
   });
 
   it("bad models exit 1 with a message that names the file", async () => {

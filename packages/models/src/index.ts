@@ -10,9 +10,9 @@ export { ModelFormatError, TokenizerError, UnsupportedModelError } from "./error
 export { type GgufHeader, type GgufTensorInfo, type GgufValue, parseGgufHeader, readGguf, streamGguf } from "./formats/gguf";
 export { readLlama2c } from "./formats/llama2c";
 export { parseSafetensorsHeader, readSafetensors, streamSafetensors } from "./formats/safetensors";
-export type { StoredDType, StoredTensor, TensorStore } from "./formats/stored";
+export { MapTensorStore, type StoredDType, type StoredTensor, type TensorStore } from "./formats/stored";
 export { type LlamaConfig, llamaConfigFromGguf, llamaConfigFromHf } from "./llama/config";
-export { type ForwardResult, LlamaModel, type LlamaOptions } from "./llama/llama";
+export { type ForwardResult, LlamaModel, type LlamaOptions, LlamaSequence } from "./llama/llama";
 export { ggufToHfName, type LoadedLlama, type LoadedModel, type LoadOptions, loadCausalLM, loadLlama } from "./load";
 export { type LoadedEncoder, loadEncoder } from "./load-encoder";
 export * from "./sources/index";

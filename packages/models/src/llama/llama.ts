@@ -14,6 +14,10 @@
  * The KV cache holds `length` committed positions. `verify` writes a tree of candidate
  * tokens after them without committing; `commit(path)` keeps one root-to-leaf path of
  * that tree and `rollback(n)` forgets the last n positions.
+ *
+ * A model may hold more sequences than its own (beams, parallel samples): each
+ * LlamaSequence has its own KV cache, and `stepBatch` advances many of them in one forward
+ * whose matmuls read every weight once for all of them.
  */
 import { type Backend, OutOfRangeError, ropeFrequencies, ShapeError, type Tensor } from "@edgespec/runtime";
 import type { WeightSource } from "../weights";
@@ -32,9 +36,6 @@ interface LlamaLayer {
   gate_proj: Tensor;
   up_proj: Tensor;
   down_proj: Tensor;
-  /** [numKvHeads, capacity, headDim] */
-  kCache: Tensor;
-  vCache: Tensor;
 }
 
 /** Activations for a batch of n tokens; kept and reused while n repeats (every decode step). */
@@ -60,6 +61,108 @@ interface Scratch {
   buffers: Tensor[];
 }
 
+/** The KV cache of one sequence: per layer [numKvHeads, capacity, headDim] for K and for V. */
+export class LlamaSequence {
+  /** committed positions */
+  length = 0;
+  capacity: number;
+  readonly kCache: Tensor[] = [];
+  readonly vCache: Tensor[] = [];
+  /** verify's tree, waiting for commit */
+  pending: { start: number; parents: Int32Array } | null = null;
+  freed = false;
+
+  constructor(readonly model: LlamaModel) {
+    const c = model.config;
+    this.capacity = Math.min(model.contextLength, 256);
+    try {
+      for (let l = 0; l < c.numLayers; l++) {
+        this.kCache.push(model.backend.empty("f32", [c.numKvHeads, this.capacity, c.headDim]));
+        this.vCache.push(model.backend.empty("f32", [c.numKvHeads, this.capacity, c.headDim]));
+      }
+    } catch (e) {
+      for (const t of [...this.kCache, ...this.vCache]) t.free();
+      throw e;
+    }
+  }
+
+  /** Make this sequence a copy of `other` (a sequence of the same model). */
+  copyFrom(other: LlamaSequence): void {
+    if (other === this) return;
+    if (!(other instanceof LlamaSequence) || other.model !== this.model) throw new OutOfRangeError("copyFrom: the sequence belongs to another model");
+    if (this.freed || other.freed) throw new OutOfRangeError("copyFrom: the sequence was freed");
+    this.reserve(other.length);
+    const c = this.model.config;
+    const be = this.model.backend;
+    const row = c.headDim * 4;
+    const bytes = other.length * row;
+    if (bytes > 0) {
+      for (let l = 0; l < c.numLayers; l++) {
+        for (const [dst, src] of [
+          [this.kCache[l], other.kCache[l]],
+          [this.vCache[l], other.vCache[l]],
+        ]) {
+          for (let h = 0; h < c.numKvHeads; h++)
+            be.copy(be.view(dst, h * this.capacity * row, "u8", [bytes]), be.view(src, h * other.capacity * row, "u8", [bytes]));
+        }
+      }
+    }
+    this.length = other.length;
+    this.pending = null;
+  }
+
+  /** Forget the last n committed positions. */
+  rollback(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.length) throw new OutOfRangeError(`rollback: n must be an integer in [0, ${this.length}], got ${n}`);
+    this.pending = null;
+    this.length -= n;
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    for (const t of [...this.kCache, ...this.vCache]) t.free();
+    this.model.forgetSequence(this);
+  }
+
+  /** Grow every layer's cache (doubling) until it holds `positions` slots. */
+  reserve(positions: number): void {
+    if (positions <= this.capacity) return;
+    const c = this.model.config;
+    const be = this.model.backend;
+    let cap = this.capacity;
+    while (cap < positions) cap *= 2;
+    cap = Math.min(cap, this.model.contextLength);
+    const row = c.headDim * 4;
+    const keepSlots = this.pending ? this.length + this.pending.parents.length : this.length;
+    for (const caches of [this.kCache, this.vCache]) {
+      for (let l = 0; l < caches.length; l++) {
+        const old = caches[l];
+        const grown = be.empty("f32", [c.numKvHeads, cap, c.headDim]);
+        for (let h = 0; h < c.numKvHeads; h++) {
+          if (keepSlots === 0) break;
+          const bytes = keepSlots * row;
+          be.copy(be.view(grown, h * cap * row, "u8", [bytes]), be.view(old, h * this.capacity * row, "u8", [bytes]));
+        }
+        old.free();
+        caches[l] = grown;
+      }
+    }
+    this.capacity = cap;
+  }
+}
+
+/** Rows of one forward that belong to one sequence. */
+interface Group {
+  seq: LlamaSequence;
+  /** first row in the batch */
+  row: number;
+  tokens: readonly number[];
+  /** absolute position of each token */
+  positions: number[];
+  mask: "causal" | Uint8Array;
+}
+
 export interface LlamaOptions {
   /** most positions the cache may hold; default the config's max_position_embeddings */
   contextLength?: number;
@@ -77,15 +180,14 @@ export class LlamaModel {
   readonly norm: Tensor;
   readonly lm_head: Tensor;
   readonly contextLength: number;
-  /** committed positions in the KV cache */
-  length = 0;
-  private capacity: number;
   private readonly invFreq: Float32Array;
   private readonly attentionFactor: number;
   private scratch: Scratch[] = [];
-  /** verify's tree, waiting for commit */
-  private pending: { start: number; parents: Int32Array } | null = null;
   private freed = false;
+  /** every sequence made by newSequence() and not freed, plus the model's own */
+  private readonly sequences = new Set<LlamaSequence>();
+  /** the sequence of prefill/step/verify/commit/rollback */
+  private readonly main: LlamaSequence;
 
   constructor(
     readonly backend: Backend,
@@ -100,7 +202,6 @@ export class LlamaModel {
     this.contextLength = Math.min(opts.contextLength ?? c.maxPositions, c.maxPositions);
     if (!Number.isInteger(this.contextLength) || this.contextLength < 1)
       throw new OutOfRangeError(`contextLength must be a positive integer, got ${opts.contextLength}`);
-    this.capacity = Math.min(this.contextLength, 256);
     const owned: Tensor[] = [];
     const keep = (t: Tensor) => {
       owned.push(t);
@@ -127,13 +228,12 @@ export class LlamaModel {
           gate_proj: w("mlp.gate_proj.weight", [c.intermediateSize, c.hiddenSize]),
           up_proj: w("mlp.up_proj.weight", [c.intermediateSize, c.hiddenSize]),
           down_proj: w("mlp.down_proj.weight", [c.hiddenSize, c.intermediateSize]),
-          kCache: keep(be.empty("f32", [c.numKvHeads, this.capacity, c.headDim])),
-          vCache: keep(be.empty("f32", [c.numKvHeads, this.capacity, c.headDim])),
         });
       }
       this.norm = keep(weights.vector("model.norm.weight", c.hiddenSize));
       const tied = c.tieWordEmbeddings || !weights.has("lm_head.weight") || embedName === "lm_head.weight";
       this.lm_head = tied ? this.embed_tokens : keep(weights.matrix("lm_head.weight", [c.vocabSize, c.hiddenSize]));
+      this.main = new LlamaSequence(this);
     } catch (e) {
       for (const t of owned) t.free();
       throw e;
@@ -155,18 +255,17 @@ export class LlamaModel {
 
   // ------------------------------------------------------------------ public API
 
+  /** committed positions of the model's own sequence */
+  get length(): number {
+    return this.main.length;
+  }
+
   /**
    * Run the prompt (or its continuation) after the committed positions and commit it.
    * Returns the logits of the last token, or of every token with `allLogits`.
    */
   prefill(tokens: readonly number[], opts: { allLogits?: boolean } = {}): ForwardResult {
-    if (tokens.length === 0) throw new ShapeError("prefill: no tokens");
-    this.dropPending();
-    const n = tokens.length;
-    const positions = Array.from({ length: n }, (_, i) => this.length + i);
-    const r = this.forward(tokens, positions, "causal", opts.allLogits ?? false);
-    this.length += n;
-    return r;
+    return this.prefillOn(this.main, tokens, opts.allLogits ?? false);
   }
 
   /** One token after the committed positions; commits it and returns its logits [vocab]. */
@@ -183,7 +282,8 @@ export class LlamaModel {
     const n = tokens.length;
     if (n === 0) throw new ShapeError("verify: no tokens");
     if (parents.length !== n) throw new ShapeError(`verify: ${n} tokens but ${parents.length} parents`);
-    this.dropPending();
+    const seq = this.main;
+    seq.pending = null;
     const depth = new Int32Array(n);
     const mask = new Uint8Array(n * n);
     for (let i = 0; i < n; i++) {
@@ -193,9 +293,9 @@ export class LlamaModel {
       if (p >= 0) mask.set(mask.subarray(p * n, p * n + n), i * n);
       mask[i * n + i] = 1;
     }
-    const positions = Array.from(depth, (d) => this.length + d);
-    const r = this.forward(tokens, positions, mask, true);
-    this.pending = { start: this.length, parents: Int32Array.from(parents) };
+    const positions = Array.from(depth, (d) => seq.length + d);
+    const r = this.forward([{ seq, row: 0, tokens, positions, mask }], true);
+    seq.pending = { start: seq.length, parents: Int32Array.from(parents) };
     return r;
   }
 
@@ -204,7 +304,8 @@ export class LlamaModel {
    * K/V move next to the committed prefix and become committed.
    */
   commit(path: readonly number[]): void {
-    const tree = this.pending;
+    const seq = this.main;
+    const tree = seq.pending;
     if (!tree) throw new OutOfRangeError("commit: no verified tree is pending (call verify first)");
     const n = tree.parents.length;
     for (let j = 0; j < path.length; j++) {
@@ -221,30 +322,61 @@ export class LlamaModel {
       if (path[j] === j) continue;
       const from = tree.start + path[j];
       const to = tree.start + j;
-      for (const L of this.layers) {
-        for (const cache of [L.kCache, L.vCache]) {
-          for (let h = 0; h < c.numKvHeads; h++) {
-            const base = h * this.capacity * row;
-            this.backend.copy(this.backend.view(cache, base + to * row, "f32", [c.headDim]), this.backend.view(cache, base + from * row, "f32", [c.headDim]));
-          }
+      for (const cache of [...seq.kCache, ...seq.vCache]) {
+        for (let h = 0; h < c.numKvHeads; h++) {
+          const base = h * seq.capacity * row;
+          this.backend.copy(this.backend.view(cache, base + to * row, "f32", [c.headDim]), this.backend.view(cache, base + from * row, "f32", [c.headDim]));
         }
       }
     }
-    this.length = tree.start + path.length;
-    this.pending = null;
+    seq.length = tree.start + path.length;
+    seq.pending = null;
   }
 
   /** Forget the last n committed positions. */
   rollback(n: number): void {
-    if (!Number.isInteger(n) || n < 0 || n > this.length) throw new OutOfRangeError(`rollback: n must be an integer in [0, ${this.length}], got ${n}`);
-    this.dropPending();
-    this.length -= n;
+    this.main.rollback(n);
   }
 
   /** Empty the cache (a new sequence). */
   reset(): void {
-    this.pending = null;
-    this.length = 0;
+    this.main.pending = null;
+    this.main.length = 0;
+  }
+
+  // ------------------------------------------------------------------ many sequences
+
+  /** A new, empty sequence with its own KV cache (free it when done; free() frees all). */
+  newSequence(): LlamaSequence {
+    if (this.freed) throw new OutOfRangeError("the model was freed");
+    const seq = new LlamaSequence(this);
+    this.sequences.add(seq);
+    return seq;
+  }
+
+  /** Append tokens to `seq` (e.g. its prompt); logits of the last token [vocab]. */
+  prefillSequence(seq: LlamaSequence, tokens: readonly number[]): Float32Array {
+    return this.prefillOn(this.ownSequence(seq, "prefillSequence"), tokens, false).logits;
+  }
+
+  /**
+   * Append tokens[i] to seqs[i] for every i in one forward: the matmuls run over all rows
+   * at once, attention runs per sequence over its own cache. Logits [n, vocab].
+   */
+  stepBatch(seqs: readonly LlamaSequence[], tokens: readonly number[]): ForwardResult {
+    if (seqs.length === 0) throw new ShapeError("stepBatch: no sequences");
+    if (seqs.length !== tokens.length) throw new ShapeError(`stepBatch: ${seqs.length} sequences but ${tokens.length} tokens`);
+    const seen = new Set<LlamaSequence>();
+    const groups: Group[] = seqs.map((s, i) => {
+      const seq = this.ownSequence(s, "stepBatch");
+      if (seen.has(seq)) throw new OutOfRangeError(`stepBatch: sequence ${i} appears twice; each sequence takes one token per step`);
+      seen.add(seq);
+      seq.pending = null;
+      return { seq, row: i, tokens: [tokens[i]], positions: [seq.length], mask: "causal" };
+    });
+    const r = this.forward(groups, true);
+    for (const g of groups) g.seq.length += 1;
+    return r;
   }
 
   free(): void {
@@ -258,32 +390,71 @@ export class LlamaModel {
         t.free();
       }
     }
+    this.main.free();
+    for (const s of [...this.sequences]) s.free();
     for (const s of this.scratch) for (const t of s.buffers) t.free();
     this.scratch = [];
   }
 
+  /** @internal a sequence freed by its owner */
+  forgetSequence(seq: LlamaSequence): void {
+    this.sequences.delete(seq);
+  }
+
   // ------------------------------------------------------------------ forward
 
-  private forward(tokens: readonly number[], positions: number[], mask: "causal" | Uint8Array, allLogits: boolean): ForwardResult {
+  private ownSequence(seq: LlamaSequence, op: string): LlamaSequence {
+    if (!(seq instanceof LlamaSequence) || seq.model !== this) throw new OutOfRangeError(`${op}: the sequence belongs to another model`);
+    if (seq.freed) throw new OutOfRangeError(`${op}: the sequence was freed`);
+    return seq;
+  }
+
+  private prefillOn(seq: LlamaSequence, tokens: readonly number[], allLogits: boolean): ForwardResult {
+    if (tokens.length === 0) throw new ShapeError("prefill: no tokens");
+    seq.pending = null;
+    const positions = Array.from({ length: tokens.length }, (_, i) => seq.length + i);
+    const r = this.forward([{ seq, row: 0, tokens, positions, mask: "causal" }], allLogits);
+    seq.length += tokens.length;
+    return r;
+  }
+
+  /** One forward over the rows of every group; each group's K/V go after its sequence's committed positions. */
+  private forward(groups: readonly Group[], allLogits: boolean): ForwardResult {
     if (this.freed) throw new OutOfRangeError("the model was freed");
     const c = this.config;
     const be = this.backend;
+    const tokens = groups.length === 1 ? groups[0].tokens : groups.flatMap((g) => g.tokens);
+    const positions = groups.length === 1 ? groups[0].positions : groups.flatMap((g) => g.positions);
     const n = tokens.length;
     for (let i = 0; i < n; i++) {
       const t = tokens[i];
       if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize)
         throw new OutOfRangeError(`token ${t} at index ${i} is outside the vocabulary [0, ${c.vocabSize})`);
     }
-    const start = this.length;
-    const end = start + n;
-    if (end > this.contextLength) throw new OutOfRangeError(`context is full: ${start} + ${n} tokens exceed the context length ${this.contextLength}`);
-    this.reserve(end);
+    for (const g of groups) {
+      const end = g.seq.length + g.tokens.length;
+      if (end > this.contextLength)
+        throw new OutOfRangeError(`context is full: ${g.seq.length} + ${g.tokens.length} tokens exceed the context length ${this.contextLength}`);
+    }
+    for (const g of groups) g.seq.reserve(g.seq.length + g.tokens.length);
     const s = this.scratchFor(n, allLogits);
     const row = c.headDim * 4;
+    const qRow = c.numHeads * c.headDim * 4;
+    // per-group views of the query and output rows (the whole batch when there is one group)
+    const parts = groups.map((g) =>
+      groups.length === 1
+        ? { g, q: s.q3, attn: s.attn }
+        : {
+            g,
+            q: be.view(s.q, g.row * qRow, "f32", [g.tokens.length, c.numHeads, c.headDim]),
+            attn: be.view(s.attn, g.row * qRow, "f32", [g.tokens.length, c.numHeads, c.headDim]),
+          },
+    );
 
     const rope = { invFreq: this.invFreq, style: c.ropeStyle, attentionFactor: this.attentionFactor };
     be.getRows(s.x, this.embed_tokens, tokens);
-    for (const L of this.layers) {
+    for (let l = 0; l < this.layers.length; l++) {
+      const L = this.layers[l];
       // attention
       be.rmsnorm(s.h, s.x, L.input_layernorm, c.rmsEps);
       be.matmul(s.q, L.q_proj, s.h);
@@ -296,16 +467,21 @@ export class LlamaModel {
       }
       be.rope(s.q3, positions, rope);
       be.rope(s.k3, positions, rope);
-      // cache layout is [kvHead, slot, headDim]; the new rows arrive as [token, kvHead, headDim]
-      for (let t = 0; t < n; t++) {
-        for (let h = 0; h < c.numKvHeads; h++) {
-          const src = (t * c.numKvHeads + h) * row;
-          const dst = (h * this.capacity + start + t) * row;
-          be.copy(be.view(L.kCache, dst, "f32", [c.headDim]), be.view(s.k, src, "f32", [c.headDim]));
-          be.copy(be.view(L.vCache, dst, "f32", [c.headDim]), be.view(s.v, src, "f32", [c.headDim]));
+      for (const { g, q, attn } of parts) {
+        const { seq } = g;
+        const kCache = seq.kCache[l];
+        const vCache = seq.vCache[l];
+        // cache layout is [kvHead, slot, headDim]; the new rows arrive as [token, kvHead, headDim]
+        for (let t = 0; t < g.tokens.length; t++) {
+          for (let h = 0; h < c.numKvHeads; h++) {
+            const src = ((g.row + t) * c.numKvHeads + h) * row;
+            const dst = (h * seq.capacity + seq.length + t) * row;
+            be.copy(be.view(kCache, dst, "f32", [c.headDim]), be.view(s.k, src, "f32", [c.headDim]));
+            be.copy(be.view(vCache, dst, "f32", [c.headDim]), be.view(s.v, src, "f32", [c.headDim]));
+          }
         }
+        be.attention(attn, q, kCache, vCache, { kvLen: seq.length + g.tokens.length, mask: g.mask });
       }
-      be.attention(s.attn, s.q3, L.kCache, L.vCache, { kvLen: end, mask });
       be.matmul(s.o, L.o_proj, s.attn2);
       be.add(s.x, s.x, s.o);
       // feed-forward
@@ -325,32 +501,6 @@ export class LlamaModel {
       be.matmul(s.logits, this.lm_head, s.lastH);
     }
     return { logits: be.read(s.logits) as Float32Array, rows: s.all ? n : 1 };
-  }
-
-  /** Grow every layer's cache (doubling) until it holds `positions` slots. */
-  private reserve(positions: number): void {
-    if (positions <= this.capacity) return;
-    const c = this.config;
-    const be = this.backend;
-    let cap = this.capacity;
-    while (cap < positions) cap *= 2;
-    cap = Math.min(cap, this.contextLength);
-    const row = c.headDim * 4;
-    const keepSlots = this.pending ? this.length + this.pending.parents.length : this.length;
-    for (const L of this.layers) {
-      for (const key of ["kCache", "vCache"] as const) {
-        const old = L[key];
-        const grown = be.empty("f32", [c.numKvHeads, cap, c.headDim]);
-        for (let h = 0; h < c.numKvHeads; h++) {
-          if (keepSlots === 0) break;
-          const bytes = keepSlots * row;
-          be.copy(be.view(grown, h * cap * row, "u8", [bytes]), be.view(old, h * this.capacity * row, "u8", [bytes]));
-        }
-        old.free();
-        L[key] = grown;
-      }
-    }
-    this.capacity = cap;
   }
 
   private scratchFor(n: number, all: boolean): Scratch {
@@ -398,9 +548,5 @@ export class LlamaModel {
     // a few batch sizes stay warm (decode, verify trees); the rest are freed
     while (this.scratch.length > 4) for (const t of (this.scratch.pop() as Scratch).buffers) t.free();
     return s;
-  }
-
-  private dropPending(): void {
-    this.pending = null;
   }
 }

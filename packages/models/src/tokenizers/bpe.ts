@@ -10,7 +10,7 @@
  */
 import { ModelFormatError, TokenizerError } from "../errors";
 import { binToByteLevel, byteLevelToBin } from "./byte-level";
-import { binToText, utf8ToBin } from "./bytes";
+import { binToBytes, binToText, utf8ToBin } from "./bytes";
 import { ChatTemplate } from "./chat-template";
 import { type GgufMetadata, ggufEogIds, optBool, optNumberArray, optString, optTokenId, stringArray } from "./gguf-metadata";
 import { MinHeap } from "./heap";
@@ -196,6 +196,14 @@ export class BpeTokenizer implements Tokenizer {
       bin += this.tokens[id];
     }
     return binToText(bin);
+  }
+
+  /** Normal tokens give their bytes (GPT-2's alphabet undone), user-defined ones their text; control, unknown and unused ids give null. */
+  tokenBytes(id: number): Uint8Array | null {
+    this.check(id);
+    const type = this.types[id];
+    if (type !== TokenType.NORMAL && type !== TokenType.USER_DEFINED) return null;
+    return binToBytes(this.tokens[id]);
   }
 
   /** `addGenerationPrompt` defaults to true (the text ends where the assistant's turn begins; HF's default is false). */

@@ -6,6 +6,7 @@
 import { Tokenizer as HfCore } from "@huggingface/tokenizers";
 import { TokenizerError } from "../errors";
 import { ChatTemplate } from "./chat-template";
+import { HfTokenBytes } from "./hf-token-bytes";
 import type { ChatMessage, Tokenizer } from "./types";
 
 type Json = Record<string, unknown>;
@@ -44,6 +45,7 @@ export class HfTokenizer implements Tokenizer {
   readonly addBos: boolean;
   protected readonly core: HfCore;
   private readonly template: ChatTemplate | undefined;
+  private readonly bytes: HfTokenBytes;
 
   /**
    * `generationConfig` (generation_config.json), when given, adds its `eos_token_id` (a number
@@ -58,6 +60,7 @@ export class HfTokenizer implements Tokenizer {
     let maxId = -1;
     for (const id of this.core.get_vocab(true).values()) maxId = Math.max(maxId, id);
     this.vocabSize = maxId + 1;
+    this.bytes = new HfTokenBytes(tokenizerJson, this.vocabSize, (id) => this.core.id_to_token(id));
     const idOf = (key: string): number | undefined => {
       const text = tokenText(tokenizerConfig[key]);
       return text === undefined ? undefined : this.core.token_to_id(text);
@@ -108,6 +111,12 @@ export class HfTokenizer implements Tokenizer {
     // the library rejects an empty list
     if (ids.length === 0) return "";
     return this.core.decode([...ids], { skip_special_tokens: opts?.skipSpecial ?? true });
+  }
+
+  /** What the id adds to the decoded text, read off tokenizer.json's decoder (see hf-token-bytes.ts); null for special tokens. */
+  tokenBytes(id: number): Uint8Array | null {
+    this.check(id);
+    return this.bytes.get(id);
   }
 
   /** `addGenerationPrompt` defaults to true (the text ends where the assistant's turn begins; HF's default is false). */

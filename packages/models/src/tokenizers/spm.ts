@@ -7,7 +7,7 @@
  * bytes as <0xNN> tokens, or to the unknown token.
  */
 import { ModelFormatError, TokenizerError } from "../errors";
-import { binToText, byteOfPiece, utf8ToBin } from "./bytes";
+import { binToBytes, binToText, byteOfPiece, utf8ToBin } from "./bytes";
 import { ChatTemplate } from "./chat-template";
 import { type GgufMetadata, ggufEogIds, optBool, optNumberArray, optString, optTokenId, stringArray } from "./gguf-metadata";
 import { MinHeap } from "./heap";
@@ -186,6 +186,14 @@ export class SpmTokenizer implements Tokenizer {
       stripNext = false;
     }
     return binToText(bin);
+  }
+
+  /** Byte pieces give their byte, normal pieces their text with "▁" as a space; control, unknown and unused ids give null. */
+  tokenBytes(id: number): Uint8Array | null {
+    this.check(id);
+    const type = this.types[id];
+    if (type !== TokenType.NORMAL && type !== TokenType.BYTE && type !== TokenType.USER_DEFINED) return null;
+    return binToBytes(this.bins[id]);
   }
 
   /** `addGenerationPrompt` defaults to true (the text ends where the assistant's turn begins; HF's default is false). */
