@@ -6,6 +6,9 @@
  */
 
 import { type Backend, type DType, type OmpSolver, type RopeStyle, splitmix32 as rng } from "@edgespec/runtime";
+import { applyProcessors, buildProcessors } from "../../packages/decoding/src/processors";
+import { seededRng } from "../../packages/decoding/src/rng";
+import { sampleLogits } from "../../packages/decoding/src/sampling";
 import type { CaseResult, ConformanceReport } from "./report";
 
 export interface HostApi {
@@ -144,6 +147,32 @@ function cases(): Case[] {
       },
     });
   }
+  out.push({
+    // @edgespec/decoding's promise: the same seed gives the same tokens on every host
+    // (splitmix32 integers, float64 processors and softmax over the kernels' logits)
+    name: "seeded sampling: 200 steps of matmul logits → processors → sample",
+    bound: 0,
+    compare: [],
+    run(be) {
+      const vocab = 512;
+      const dim = 64;
+      const emb = be.tensor("f32", [vocab, dim], uniform(31, vocab * dim));
+      const head = be.fromF32("q8_0", [vocab, dim], uniform(32, vocab * dim, -2, 2));
+      const x = be.empty("f32", [1, dim]);
+      const logits = be.empty("f32", [1, vocab]);
+      const ps = buildProcessors({ temperature: 0.8, topK: 60, topP: 0.92, minP: 0.02, repetitionPenalty: 1.3, frequencyPenalty: 0.1 }, vocab);
+      const rand = seededRng(2024);
+      const tokens = [1];
+      for (let i = 0; i < 200; i++) {
+        be.getRows(x, emb, [tokens[tokens.length - 1]]);
+        be.matmul(logits, head, x);
+        const l = be.read(logits) as Float32Array;
+        applyProcessors(ps, l, tokens);
+        tokens.push(sampleLogits(l, rand));
+      }
+      return [Int32Array.from(tokens)];
+    },
+  });
   out.push({
     name: "omp (Rust module) 300 atoms x 48 dims, k = 12",
     bound: 0,
