@@ -175,6 +175,43 @@ describe("edgespec generate", () => {
     expect(Number.isInteger(obj.age)).toBe(true);
   });
 
+  it("the main demo streams a story and ends with stats; without the shared folder it downloads the hub id", async () => {
+    const demo = (env: Record<string, string>) =>
+      new Promise<Run>((done, fail) => {
+        const p = spawn(process.execPath, [resolve(__dirname, "../../../scripts/demo.mjs"), "--max-tokens", "20"], {
+          env: { ...process.env, EDGESPEC_NO_BUILD: "1", ...env },
+        });
+        let stdout = "";
+        let stderr = "";
+        p.stdout.on("data", (d) => {
+          stdout += d;
+        });
+        p.stderr.on("data", (d) => {
+          stderr += d;
+        });
+        p.on("error", fail);
+        p.on("close", (code) => done({ code, stdout, stderr }));
+      });
+    const local = await demo({});
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.stdout.startsWith("Once upon a time")).toBe(true);
+    expect(local.stdout.length).toBeGreaterThan("Once upon a time".length + 20);
+    expect(local.stderr).toMatch(/tinystories-656k/);
+    expect(local.stderr).toMatch(/prompt tokens, \d+ generated .* tok\/s\]/);
+    const server = await new FixtureServer(SHARED).start();
+    server.hubRepos.set("raincandy-u/TinyStories-656K", "models/tinystories-656k");
+    try {
+      const hub = await demo({ EDGESPEC_FIXTURES: join(tmp, "no-shared-here"), HF_ENDPOINT: server.url, EDGESPEC_CACHE: join(tmp, "demo-cache") });
+      expect(hub.code, hub.stderr).toBe(0);
+      expect(hub.stderr).toMatch(/--model raincandy-u\/TinyStories-656K/);
+      // same model, same seed: the same story
+      expect(hub.stdout).toBe(local.stdout);
+      expect(server.requests.length).toBeGreaterThan(0);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("bad command lines exit 2 with the usage", async () => {
     for (const args of [
       ["generate"],

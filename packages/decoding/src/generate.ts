@@ -186,6 +186,11 @@ function planGeneration(model: CausalLM, tokenizer: Tokenizer, input: PromptInpu
   const lazy = !greedy && (o.constraintMethod ?? "awrs") === "awrs" && warpers.length === 0;
   const rng = seededRng(o.seed ?? 0);
   const promptIds = encodePrompt(tokenizer, input);
+  const outside = promptIds.find((id) => id >= vocab);
+  if (outside !== undefined)
+    throw new DecodingOptionsError(
+      `the tokenizer gave id ${outside}, outside the model's vocabulary of ${vocab}: are the tokenizer and the model from the same checkpoint?`,
+    );
   if (promptIds.length >= model.contextLength)
     throw new DecodingOptionsError(`the prompt has ${promptIds.length} tokens; the context holds ${model.contextLength}, leaving no room to generate`);
   const endIds = new Set<number>(o.stopIds ?? []);

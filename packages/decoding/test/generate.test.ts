@@ -135,6 +135,9 @@ describe("generate on TinyStories-656K", () => {
     for (const o of bad) expect(() => generate(model, tokenizer, "x", o), JSON.stringify(o)).toThrow(DecodingOptionsError);
     expect(() => generate(model, tokenizer, [{ role: "user", content: "hi" }], {})).toThrow(/no chat template/);
     expect(() => generate(model, tokenizer, "x".repeat(3000), {})).toThrow(/context holds 512/);
+    // a tokenizer from another checkpoint: 2048 ids on a 100-token model
+    const other = new ScriptedModel(100, [], 2);
+    expect(() => generate(other, tokenizer, "Once upon a time", {})).toThrow(/outside the model's vocabulary of 100/);
     // nothing ran: the model still holds what it held
     expect(model.length).toBe(3);
   });
