@@ -30,7 +30,10 @@ function ggufWithStrings(key: string, values: string[]): Uint8Array {
   const enc = new TextEncoder();
   const parts: number[] = [];
   const u32 = (v: number) => parts.push(v & 255, (v >>> 8) & 255, (v >>> 16) & 255, v >>> 24);
-  const u64 = (v: number) => (u32(v), u32(0));
+  const u64 = (v: number) => {
+    u32(v);
+    u32(0);
+  };
   const str = (s: string) => {
     const b = enc.encode(s);
     u64(b.length);

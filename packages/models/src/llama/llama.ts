@@ -196,7 +196,6 @@ export class LlamaModel {
     opts: LlamaOptions = {},
   ) {
     const c = config;
-    const be = backend;
     const qDim = c.numHeads * c.headDim;
     const kvDim = c.numKvHeads * c.headDim;
     this.contextLength = Math.min(opts.contextLength ?? c.maxPositions, c.maxPositions);
