@@ -67,6 +67,16 @@ export interface VerifyResult {
   verify_over_step: number;
 }
 
+/** stepBatch over n sequences (beams, parallel samples) against n single steps. */
+export interface BatchResult {
+  dtype: WeightDType;
+  sequences: number;
+  batch_ms: number;
+  step_ms: number;
+  /** time of one stepBatch ÷ time of one step: n means no gain from batching, 1 means free */
+  batch_over_step: number;
+}
+
 export async function benchDecode(argv: string[]): Promise<number> {
   const args = new Set(argv.filter((a) => a.startsWith("--")));
   const value = (flag: string) => {
@@ -96,6 +106,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
   log(`edgespec decode benchmark: ${shapeName} random weights, wasm ${backend.variant} simd128, one thread, node ${process.versions.node}`);
   const results: DecodeResult[] = [];
   const verify: VerifyResult[] = [];
+  const batches: BatchResult[] = [];
   const gbSamples: number[] = [];
   for (const dtype of dtypes) {
     const t0 = performance.now();
@@ -159,12 +170,37 @@ export async function benchDecode(argv: string[]): Promise<number> {
         `         verify ${String(nodes).padStart(2)} nodes ${v.verify_ms.toFixed(1).padStart(7)} ms = ${v.verify_over_step.toFixed(2)} x step (${v.step_ms.toFixed(1)} ms)`,
       );
     }
+
+    // stepBatch: n sequences with 64-token prefixes, one token each, against one step
+    for (const n of [2, 4, 8]) {
+      const seqs = Array.from({ length: n }, () => model.newSequence());
+      for (const seq of seqs) model.prefillSequence(seq, prompt);
+      const tokens = seqs.map((_, i) => prompt[i]);
+      const bs: number[] = [];
+      const ss: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        let t = performance.now();
+        model.stepBatch(seqs, tokens);
+        bs.push(performance.now() - t);
+        for (const seq of seqs) seq.rollback(1);
+        t = performance.now();
+        model.step(tokens[0]);
+        ss.push(performance.now() - t);
+        model.rollback(1);
+      }
+      for (const seq of seqs) seq.free();
+      const b: BatchResult = { dtype, sequences: n, batch_ms: round(median(bs)), step_ms: round(median(ss)), batch_over_step: round(median(bs) / median(ss)) };
+      batches.push(b);
+      log(
+        `         batch ${String(n).padStart(2)} sequences ${b.batch_ms.toFixed(1).padStart(7)} ms = ${b.batch_over_step.toFixed(2)} x step (${b.step_ms.toFixed(1)} ms)`,
+      );
+    }
     model.free();
   }
   backend.arena.release(probe);
   if (json) {
     process.stdout.write(
-      `${JSON.stringify({ shape: shapeName, threads: 1, simd: backend.variant, node: process.versions.node, bandwidth_gb_s: round(median(gbSamples)), results, verify })}\n`,
+      `${JSON.stringify({ shape: shapeName, threads: 1, simd: backend.variant, node: process.versions.node, bandwidth_gb_s: round(median(gbSamples)), results, verify, batch: batches })}\n`,
     );
   }
   return 0;
