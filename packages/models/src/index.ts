@@ -12,7 +12,7 @@ export { readLlama2c } from "./formats/llama2c";
 export { parseSafetensorsHeader, readSafetensors, streamSafetensors } from "./formats/safetensors";
 export { MapTensorStore, type StoredDType, type StoredTensor, type TensorStore } from "./formats/stored";
 export { type LlamaConfig, llamaConfigFromGguf, llamaConfigFromHf } from "./llama/config";
-export { type ForwardResult, LlamaModel, type LlamaOptions, LlamaSequence } from "./llama/llama";
+export { type DeriveOptions, type ForwardResult, LlamaModel, type LlamaOptions, LlamaSequence } from "./llama/llama";
 export { ggufToHfName, type LoadedLlama, type LoadedModel, type LoadOptions, loadCausalLM, loadLlama } from "./load";
 export { type LoadedEncoder, loadEncoder } from "./load-encoder";
 export * from "./sources/index";

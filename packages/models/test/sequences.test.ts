@@ -112,3 +112,57 @@ describe.each(["wasm", "reference"] as const)("sequences on stories260K (%s back
     expect(() => a.rollback(1)).not.toThrow(); // rollback on a freed sequence is harmless bookkeeping
   });
 });
+
+describe("derived models (early exit, trimmed head) on stories260K", () => {
+  let backend: Backend;
+  let bytes: Uint8Array;
+  beforeAll(async () => {
+    backend = await createBackend("wasm");
+    bytes = new Uint8Array(readFileSync(sharedDir("models/stories260K/stories260K.bin")));
+  });
+
+  it("the first n layers + final norm + head equal a model built with only those layers", () => {
+    const { config, store } = readLlama2c("stories260K.bin", bytes);
+    const full = new LlamaModel(backend, config, weightsFromStore(backend, store));
+    const exit2 = full.derive({ layers: 2 });
+    const twoLayer = new LlamaModel(backend, { ...config, numLayers: 2 }, weightsFromStore(backend, store));
+    const prompt = [1, 403, 407, 261, 378];
+    const a = exit2.prefill(prompt).logits.slice();
+    const b = twoLayer.prefill(prompt).logits;
+    expect(maxRelDiff(a, b)).toBe(0);
+    // its own caches: stepping the derived model leaves the full model's untouched
+    expect(full.length).toBe(0);
+    expect(maxRelDiff(exit2.step(430), twoLayer.step(430))).toBe(0);
+    // and the full derivation is the model itself
+    const all = full.derive({});
+    expect(maxRelDiff(all.prefill(prompt).logits.slice(), full.prefill(prompt).logits)).toBe(0);
+    exit2.free();
+    all.free();
+    // the base still works after its derived models are freed
+    expect(full.step(430).length).toBe(config.vocabSize);
+    full.free();
+    twoLayer.free();
+  });
+
+  it("a trimmed head gives the chosen rows of the full logits, in order (f32 and q8_0 heads)", () => {
+    for (const dtype of ["f32", "q8_0"] as const) {
+      const { config, store } = readLlama2c("stories260K.bin", bytes);
+      const full = new LlamaModel(backend, config, weightsFromStore(backend, store, dtype));
+      const rows = [5, 1, 300, 2, 511, 64, 9, 100];
+      const trimmed = full.derive({ vocabRows: rows, layers: 3 });
+      expect(trimmed.config.vocabSize).toBe(rows.length);
+      const prompt = [1, 403, 407, 261];
+      const want = full.derive({ layers: 3 }).prefill(prompt).logits;
+      const got = trimmed.prefill(prompt).logits;
+      expect(got.length).toBe(rows.length);
+      for (let j = 0; j < rows.length; j++)
+        expect(Math.abs(got[j] - want[rows[j]])).toBeLessThan(dtype === "f32" ? 1e-6 : 1e-3 * Math.max(1, Math.abs(want[rows[j]])));
+      expect(() => full.derive({ layers: 0 })).toThrow(OutOfRangeError);
+      expect(() => full.derive({ layers: 99 })).toThrow(/\[1, 5\]/);
+      expect(() => full.derive({ vocabRows: [1, 1] })).toThrow(/twice/);
+      expect(() => full.derive({ vocabRows: [512] })).toThrow(/outside/);
+      trimmed.free();
+      full.free();
+    }
+  });
+});

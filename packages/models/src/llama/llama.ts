@@ -168,6 +168,21 @@ export interface LlamaOptions {
   contextLength?: number;
 }
 
+/** A model over another's weights (see LlamaModel.derive). */
+export interface DeriveOptions {
+  /** run only the first n layers, then the final norm and head (early-exit self-drafting) */
+  layers?: number;
+  /** cut the LM head to these token ids (VocabTrim): logit j is token vocabRows[j] */
+  vocabRows?: readonly number[];
+  contextLength?: number;
+}
+
+interface Derived {
+  base: LlamaModel;
+  layers: number;
+  vocabRows?: readonly number[];
+}
+
 export interface ForwardResult {
   /** [rows, vocab] row-major */
   logits: Float32Array;
@@ -184,6 +199,10 @@ export class LlamaModel {
   private readonly attentionFactor: number;
   private scratch: Scratch[] = [];
   private freed = false;
+  /** weights this model frees (a derived model owns only its trimmed head) */
+  private readonly owned: Tensor[] = [];
+  /** ids of input tokens: the embedding's rows (a trimmed head has fewer logits) */
+  readonly inputVocabSize: number;
   /** every sequence made by newSequence() and not freed, plus the model's own */
   private readonly sequences = new Set<LlamaSequence>();
   /** the sequence of prefill/step/verify/commit/rollback */
@@ -192,7 +211,7 @@ export class LlamaModel {
   constructor(
     readonly backend: Backend,
     readonly config: LlamaConfig,
-    weights: WeightSource,
+    weights: WeightSource | Derived,
     opts: LlamaOptions = {},
   ) {
     const c = config;
@@ -201,37 +220,46 @@ export class LlamaModel {
     this.contextLength = Math.min(opts.contextLength ?? c.maxPositions, c.maxPositions);
     if (!Number.isInteger(this.contextLength) || this.contextLength < 1)
       throw new OutOfRangeError(`contextLength must be a positive integer, got ${opts.contextLength}`);
-    const owned: Tensor[] = [];
+    const owned = this.owned;
     const keep = (t: Tensor) => {
       owned.push(t);
       return t;
     };
     try {
-      // tied checkpoints saved by some exporters keep only lm_head (safetensors metadata aliases it)
-      const embedName = weights.has("model.embed_tokens.weight") || !weights.has("lm_head.weight") ? "model.embed_tokens.weight" : "lm_head.weight";
-      this.embed_tokens = keep(weights.matrix(embedName, [c.vocabSize, c.hiddenSize]));
-      for (let l = 0; l < c.numLayers; l++) {
-        const p = `model.layers.${l}.`;
-        const w = (name: string, shape: number[]) => keep(weights.matrix(p + name, shape));
-        const bias = (name: string, n: number) => (c.attentionBias ? keep(weights.vector(p + name, n)) : null);
-        this.layers.push({
-          input_layernorm: keep(weights.vector(`${p}input_layernorm.weight`, c.hiddenSize)),
-          q_proj: w("self_attn.q_proj.weight", [qDim, c.hiddenSize]),
-          k_proj: w("self_attn.k_proj.weight", [kvDim, c.hiddenSize]),
-          v_proj: w("self_attn.v_proj.weight", [kvDim, c.hiddenSize]),
-          o_proj: w("self_attn.o_proj.weight", [c.hiddenSize, qDim]),
-          q_bias: bias("self_attn.q_proj.bias", qDim),
-          k_bias: bias("self_attn.k_proj.bias", kvDim),
-          v_bias: bias("self_attn.v_proj.bias", kvDim),
-          post_attention_layernorm: keep(weights.vector(`${p}post_attention_layernorm.weight`, c.hiddenSize)),
-          gate_proj: w("mlp.gate_proj.weight", [c.intermediateSize, c.hiddenSize]),
-          up_proj: w("mlp.up_proj.weight", [c.intermediateSize, c.hiddenSize]),
-          down_proj: w("mlp.down_proj.weight", [c.hiddenSize, c.intermediateSize]),
-        });
+      if ("base" in weights) {
+        const { base } = weights;
+        this.embed_tokens = base.embed_tokens;
+        this.layers.push(...base.layers.slice(0, weights.layers));
+        this.norm = base.norm;
+        this.lm_head = weights.vocabRows ? keep(trimHead(backend, base.lm_head, weights.vocabRows)) : base.lm_head;
+      } else {
+        // tied checkpoints saved by some exporters keep only lm_head (safetensors metadata aliases it)
+        const embedName = weights.has("model.embed_tokens.weight") || !weights.has("lm_head.weight") ? "model.embed_tokens.weight" : "lm_head.weight";
+        this.embed_tokens = keep(weights.matrix(embedName, [c.vocabSize, c.hiddenSize]));
+        for (let l = 0; l < c.numLayers; l++) {
+          const p = `model.layers.${l}.`;
+          const w = (name: string, shape: number[]) => keep(weights.matrix(p + name, shape));
+          const bias = (name: string, n: number) => (c.attentionBias ? keep(weights.vector(p + name, n)) : null);
+          this.layers.push({
+            input_layernorm: keep(weights.vector(`${p}input_layernorm.weight`, c.hiddenSize)),
+            q_proj: w("self_attn.q_proj.weight", [qDim, c.hiddenSize]),
+            k_proj: w("self_attn.k_proj.weight", [kvDim, c.hiddenSize]),
+            v_proj: w("self_attn.v_proj.weight", [kvDim, c.hiddenSize]),
+            o_proj: w("self_attn.o_proj.weight", [c.hiddenSize, qDim]),
+            q_bias: bias("self_attn.q_proj.bias", qDim),
+            k_bias: bias("self_attn.k_proj.bias", kvDim),
+            v_bias: bias("self_attn.v_proj.bias", kvDim),
+            post_attention_layernorm: keep(weights.vector(`${p}post_attention_layernorm.weight`, c.hiddenSize)),
+            gate_proj: w("mlp.gate_proj.weight", [c.intermediateSize, c.hiddenSize]),
+            up_proj: w("mlp.up_proj.weight", [c.intermediateSize, c.hiddenSize]),
+            down_proj: w("mlp.down_proj.weight", [c.hiddenSize, c.intermediateSize]),
+          });
+        }
+        this.norm = keep(weights.vector("model.norm.weight", c.hiddenSize));
+        const tied = c.tieWordEmbeddings || !weights.has("lm_head.weight") || embedName === "lm_head.weight";
+        this.lm_head = tied ? this.embed_tokens : keep(weights.matrix("lm_head.weight", [c.vocabSize, c.hiddenSize]));
       }
-      this.norm = keep(weights.vector("model.norm.weight", c.hiddenSize));
-      const tied = c.tieWordEmbeddings || !weights.has("lm_head.weight") || embedName === "lm_head.weight";
-      this.lm_head = tied ? this.embed_tokens : keep(weights.matrix("lm_head.weight", [c.vocabSize, c.hiddenSize]));
+      this.inputVocabSize = this.embed_tokens.shape[0];
       this.main = new LlamaSequence(this);
     } catch (e) {
       for (const t of owned) t.free();
@@ -240,6 +268,34 @@ export class LlamaModel {
     const rope = ropeFrequencies(c.headDim, c.ropeTheta, c.ropeScaling);
     this.invFreq = rope.invFreq;
     this.attentionFactor = rope.attentionFactor;
+  }
+
+  /**
+   * A model over these same weights (nothing is copied) with its own KV caches: the first
+   * `layers` layers followed by the final norm and head (early-exit self-drafting), and/or
+   * a head cut to `vocabRows` (VocabTrim; its logit j is token vocabRows[j]). Free it before
+   * this model; its free() releases only its caches and trimmed head.
+   */
+  derive(opts: DeriveOptions): LlamaModel {
+    if (this.freed) throw new OutOfRangeError("the model was freed");
+    const layers = opts.layers ?? this.layers.length;
+    if (!Number.isInteger(layers) || layers < 1 || layers > this.layers.length)
+      throw new OutOfRangeError(`derive: layers must be an integer in [1, ${this.layers.length}], got ${opts.layers}`);
+    let vocabSize = this.config.vocabSize;
+    if (opts.vocabRows) {
+      const rows = opts.vocabRows;
+      if (rows.length === 0) throw new OutOfRangeError("derive: vocabRows is empty");
+      const seen = new Set<number>();
+      for (const r of rows) {
+        if (!Number.isInteger(r) || r < 0 || r >= this.config.vocabSize)
+          throw new OutOfRangeError(`derive: vocab row ${r} is outside [0, ${this.config.vocabSize})`);
+        if (seen.has(r)) throw new OutOfRangeError(`derive: vocab row ${r} appears twice`);
+        seen.add(r);
+      }
+      vocabSize = rows.length;
+    }
+    const config: LlamaConfig = { ...this.config, numLayers: layers, vocabSize };
+    return new LlamaModel(this.backend, config, { base: this, layers, vocabRows: opts.vocabRows }, { contextLength: opts.contextLength ?? this.contextLength });
   }
 
   /** Bytes of weights one decode step reads (for roofline numbers). */
@@ -381,14 +437,7 @@ export class LlamaModel {
   free(): void {
     if (this.freed) return;
     this.freed = true;
-    const seen = new Set<Tensor>();
-    const all = [this.embed_tokens, this.norm, this.lm_head, ...this.layers.flatMap((L) => Object.values(L) as (Tensor | null)[])];
-    for (const t of all) {
-      if (t && !seen.has(t)) {
-        seen.add(t);
-        t.free();
-      }
-    }
+    for (const t of new Set(this.owned)) t.free();
     this.main.free();
     for (const s of [...this.sequences]) s.free();
     for (const s of this.scratch) for (const t of s.buffers) t.free();
@@ -427,8 +476,8 @@ export class LlamaModel {
     const n = tokens.length;
     for (let i = 0; i < n; i++) {
       const t = tokens[i];
-      if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize)
-        throw new OutOfRangeError(`token ${t} at index ${i} is outside the vocabulary [0, ${c.vocabSize})`);
+      if (!Number.isInteger(t) || t < 0 || t >= this.inputVocabSize)
+        throw new OutOfRangeError(`token ${t} at index ${i} is outside the vocabulary [0, ${this.inputVocabSize})`);
     }
     for (const g of groups) {
       const end = g.seq.length + g.tokens.length;
@@ -547,5 +596,17 @@ export class LlamaModel {
     // a few batch sizes stay warm (decode, verify trees); the rest are freed
     while (this.scratch.length > 4) for (const t of (this.scratch.pop() as Scratch).buffers) t.free();
     return s;
+  }
+}
+
+/** The rows of a head (any dtype), in the given order, as a new tensor of the same dtype. */
+function trimHead(be: Backend, head: Tensor, rows: readonly number[]): Tensor {
+  const hidden = head.shape[1];
+  const f32 = be.empty("f32", [rows.length, hidden]);
+  try {
+    be.getRows(f32, head, rows);
+    return be.fromF32(head.dtype, [rows.length, hidden], be.read(f32) as Float32Array);
+  } finally {
+    f32.free();
   }
 }
