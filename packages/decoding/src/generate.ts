@@ -16,7 +16,7 @@
 import { type ChatMessage, TextStream, type Tokenizer } from "@edgespec/models";
 import { awrsSample, type TokenConstraint } from "./constrained/index";
 import { ConstraintError, DecodingOptionsError } from "./errors";
-import type { CausalLM } from "./model";
+import { type CausalLM, canVerifyTrees, type TreeVerifyingLM } from "./model";
 import { applyProcessors, buildProcessors, type LogitsProcessor, type SamplingOptions, validateSamplingOptions } from "./processors";
 
 const NO_TRUNCATION = { topK: undefined, topP: undefined, minP: undefined, typicalP: undefined };
@@ -24,6 +24,9 @@ const NO_TRUNCATION = { topK: undefined, topP: undefined, minP: undefined, typic
 import { encodePrompt, type PromptInput } from "./prompt";
 import { type Rng, seededRng } from "./rng";
 import { argmax, logSoftmax, sampleLogits } from "./sampling";
+import { draftBudget } from "./speculative/budget";
+import type { Drafter } from "./speculative/drafter";
+import { type Produced, SpeculativeEngine, type SpeculativeStats } from "./speculative/engine";
 import { steeringProcessor } from "./steering";
 import { StopStrings } from "./stop-strings";
 
@@ -51,6 +54,10 @@ export interface GenerateOptions extends SamplingOptions {
   steering?: { vector: Float32Array | ((context: readonly number[]) => Float32Array); strength: number };
   /** extra processors run after the built-in ones */
   processors?: readonly LogitsProcessor[];
+  /** speculative decoding: guesses verified as a tree in one forward (same output distribution) */
+  drafter?: Drafter;
+  /** most draft nodes per step; default from the model's measured verify cost curve */
+  draftBudget?: number;
 }
 
 export interface GeneratedToken {
@@ -74,6 +81,8 @@ export interface GenerateStats {
   tokensPerSecond: number;
   /** constraint checks (token × automaton walks) done, when constrained */
   constraintChecks?: number;
+  /** with a drafter: verify steps, proposed / accepted drafts, mean accepted tokens per step, per-step records */
+  speculative?: SpeculativeStats;
 }
 
 export interface GenerateResult {
@@ -151,6 +160,8 @@ interface Plan {
   /** check sampled tokens lazily (AWRS) rather than masking */
   lazy: boolean;
   rng: Rng;
+  /** speculative decoding */
+  spec: { drafter: Drafter; budget: number } | null;
 }
 
 /**
@@ -203,7 +214,17 @@ function planGeneration(model: CausalLM, tokenizer: Tokenizer, input: PromptInpu
       if (text.length > 2 && /^<.*>$/.test(text) && !stops.includes(text)) stops.push(text);
     }
   }
-  return { promptIds, maxTokens, stops, endIds, greedy, processors, warpers, lazy, rng };
+  let spec: Plan["spec"] = null;
+  if (o.drafter) {
+    if (o.constraint) throw new DecodingOptionsError("a drafter and a constraint do not combine yet; pick one");
+    if (!canVerifyTrees(model)) throw new DecodingOptionsError("speculative decoding needs a model with verify(tree) and commit(path)");
+    if (o.drafter.vocabSize !== vocab)
+      throw new DecodingOptionsError(`drafter ${o.drafter.name} proposes ids of a ${o.drafter.vocabSize}-token vocabulary; the model has ${vocab}`);
+    if (o.draftBudget !== undefined && (!Number.isInteger(o.draftBudget) || o.draftBudget < 0 || o.draftBudget > 1024))
+      throw new DecodingOptionsError(`draftBudget must be an integer in [0, 1024], got ${o.draftBudget}`);
+    spec = { drafter: o.drafter, budget: o.draftBudget ?? draftBudget(model) };
+  } else if (o.draftBudget !== undefined) throw new DecodingOptionsError("draftBudget needs a drafter");
+  return { promptIds, maxTokens, stops, endIds, greedy, processors, warpers, lazy, rng, spec };
 }
 
 async function* decode(
@@ -229,6 +250,36 @@ async function* decode(
   let firstTokenAt = 0;
   let held: GeneratedToken | null = null;
 
+  /** The next token from one row of logits (processors, constraint, sampling); -1 when the constraint is finished. */
+  const pick = (row: Float32Array): number => {
+    const work = row.slice();
+    applyProcessors(plan.processors, work, context);
+    if (!constraint || state === undefined) {
+      applyProcessors(plan.warpers, work, context);
+      return plan.greedy ? argmax(work) : sampleLogits(work, plan.rng);
+    }
+    if (constraint.isFinished(state)) return -1;
+    let token: number;
+    if (plan.lazy) {
+      const draw = awrsSample(constraint, state, work, plan.rng);
+      token = draw.token;
+      if (logWeight !== undefined) logWeight += draw.logWeight;
+    } else {
+      const mask = constraint.mask(state);
+      for (let t = 0; t < work.length; t++) if (!mask[t]) work[t] = Number.NEGATIVE_INFINITY;
+      applyProcessors(plan.warpers, work, context);
+      token = plan.greedy ? argmax(work) : sampleLogits(work, plan.rng);
+      if (work[token] === Number.NEGATIVE_INFINITY)
+        throw new ConstraintError(`after ${JSON.stringify(constraint.text(tokens))} the constraint allows only tokens that the bias / token masks ban`);
+    }
+    if (!plan.endIds.has(token)) {
+      const next = constraint.advance(state, token);
+      if (next === null) throw new Error(`internal: the constraint picked token ${token} that it does not allow`);
+      state = next;
+    }
+    return token;
+  };
+
   const result = (): GenerateResult => {
     const t2 = now();
     const decodeMs = t2 - t1;
@@ -246,79 +297,66 @@ async function* decode(
         decodeMs,
         tokensPerSecond: tokens.length > 0 && decodeMs > 0 ? (tokens.length * 1000) / decodeMs : 0,
         ...(constraint ? { constraintChecks: constraint.checks - checks0 } : {}),
+        ...(engine ? { speculative: engine.stats() } : {}),
       },
     };
   };
 
   model.reset();
+  const engine = plan.spec ? new SpeculativeEngine(model as TreeVerifyingLM, plan.spec.drafter, { ...plan, budget: plan.spec.budget }) : null;
+  if (plan.spec) plan.spec.drafter.begin(promptIds);
   let logits = plan.maxTokens > 0 ? model.prefill(promptIds).logits : new Float32Array(0);
   const t1 = now();
   let lastYield = t1;
   let completed = false;
   let failed = false;
   try {
-    for (let i = 0; i < plan.maxTokens; i++) {
+    outer: while (tokens.length < plan.maxTokens) {
       if (o.signal?.aborted) {
         reason = "abort";
         break;
       }
-      const lp = logSoftmax(logits);
-      const work = logits.slice();
-      applyProcessors(plan.processors, work, context);
-      let token: number;
-      if (constraint && state !== undefined) {
-        if (constraint.isFinished(state)) {
+      let produced: Produced[];
+      if (engine && tokens.length > 0) produced = engine.step(context);
+      else {
+        const lp = logSoftmax(logits);
+        const token = pick(logits);
+        if (token < 0) {
           reason = "constraint";
           break;
         }
-        if (plan.lazy) {
-          const draw = awrsSample(constraint, state, work, plan.rng);
-          token = draw.token;
-          if (logWeight !== undefined) logWeight += draw.logWeight;
-        } else {
-          const mask = constraint.mask(state);
-          for (let t = 0; t < work.length; t++) if (!mask[t]) work[t] = Number.NEGATIVE_INFINITY;
-          applyProcessors(plan.warpers, work, context);
-          token = plan.greedy ? argmax(work) : sampleLogits(work, plan.rng);
-          if (work[token] === Number.NEGATIVE_INFINITY)
-            throw new ConstraintError(`after ${JSON.stringify(constraint.text(tokens))} the constraint allows only tokens that the bias / token masks ban`);
+        produced = [{ token, logprob: lp[token] }];
+      }
+      for (const { token, logprob } of produced) {
+        if (tokens.length === 0) firstTokenAt = now();
+        if (plan.endIds.has(token)) {
+          reason = "eos";
+          break outer;
         }
-        if (!plan.endIds.has(token)) {
-          const next = constraint.advance(state, token);
-          if (next === null) throw new Error(`internal: the constraint picked token ${token} that it does not allow`);
-          state = next;
+        tokens.push(token);
+        logprobs.push(logprob);
+        context.push(token);
+        const { release, stopped } = stopper.push(stream.push(token));
+        text += release;
+        if (held) yield held;
+        held = null;
+        const item: GeneratedToken = { token, text: release, logprob };
+        if (stopped) {
+          reason = "stop";
+          yield item;
+          break outer;
         }
-      } else {
-        applyProcessors(plan.warpers, work, context);
-        token = plan.greedy ? argmax(work) : sampleLogits(work, plan.rng);
+        // an item whose text is incomplete waits, so the end of generation can complete it
+        if (release === "" || stopper.holding) held = item;
+        else yield item;
+        if (tokens.length >= plan.maxTokens) break outer;
       }
-      if (i === 0) firstTokenAt = now();
-      if (plan.endIds.has(token)) {
-        reason = "eos";
-        break;
-      }
-      tokens.push(token);
-      logprobs.push(lp[token]);
-      context.push(token);
-      const { release, stopped } = stopper.push(stream.push(token));
-      text += release;
-      if (held) yield held;
-      held = null;
-      const item: GeneratedToken = { token, text: release, logprob: lp[token] };
-      if (stopped) {
-        reason = "stop";
-        yield item;
-        break;
-      }
-      // an item whose text is incomplete waits, so the end of generation can complete it
-      if (release === "" || stopper.holding) held = item;
-      else yield item;
-      if (i + 1 >= plan.maxTokens) break;
-      if (model.length >= model.contextLength) {
+      // the last token is in the cache (plain) or pending (speculative: verified next step)
+      if (model.length + (engine ? 1 : 0) >= model.contextLength) {
         reason = "context";
         break;
       }
-      logits = model.step(token);
+      if (!engine) logits = model.step(tokens[tokens.length - 1]);
       if (now() - lastYield > 40) {
         await new Promise((r) => setTimeout(r, 0));
         lastYield = now();

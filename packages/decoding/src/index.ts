@@ -33,7 +33,7 @@ export {
   Generation,
   generate,
 } from "./generate";
-export { type BatchedCausalLM, type CausalLM, type ForwardOutput, isBatched, type ModelSequence } from "./model";
+export { type BatchedCausalLM, type CausalLM, canVerifyTrees, type ForwardOutput, isBatched, type ModelSequence, type TreeVerifyingLM } from "./model";
 export {
   type MomentumCandidate,
   type MomentumFinishReason,
@@ -47,6 +47,10 @@ export * from "./processors";
 export { encodePrompt, type PromptInput } from "./prompt";
 export { type Rng, seededRng } from "./rng";
 export { argmax, logSoftmax, sampleLogits, sampleProbs, softmax } from "./sampling";
+export { acceptChild } from "./speculative/acceptance";
+export { type CostPoint, draftBudget, verifyCostCurve } from "./speculative/budget";
+export type { DraftContext, Drafter, DraftMode, DraftTree, VerifiedStep } from "./speculative/drafter";
+export { type Produced, SpeculativeEngine, type SpeculativeStats, type StepStats } from "./speculative/engine";
 export { optimalSteeringStrength, steeringProcessor, steeringVectorFromDistributions } from "./steering";
 export { StopStrings } from "./stop-strings";
 export { topIndices } from "./top-candidates";

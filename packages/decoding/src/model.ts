@@ -48,3 +48,19 @@ export function isBatched(model: CausalLM): model is BatchedCausalLM {
   const m = model as Partial<BatchedCausalLM>;
   return typeof m.newSequence === "function" && typeof m.stepBatch === "function" && typeof m.prefillSequence === "function";
 }
+
+/** A model that verifies a tree of candidate tokens in one forward (speculative decoding). */
+export interface TreeVerifyingLM extends CausalLM {
+  /**
+   * Logits for every node of a tree after the committed positions: node i follows node
+   * parents[i], or the last committed token when parents[i] is -1. Nothing is committed.
+   */
+  verify(tokens: readonly number[], parents: readonly number[]): ForwardOutput;
+  /** Keep a root-to-leaf path of the last verified tree (node indices, root first). */
+  commit(path: readonly number[]): void;
+}
+
+export function canVerifyTrees(model: CausalLM): model is TreeVerifyingLM {
+  const m = model as Partial<TreeVerifyingLM>;
+  return typeof m.verify === "function" && typeof m.commit === "function";
+}

@@ -1,0 +1,184 @@
+/**
+ * The speculative decoding cycle: draft → verify(tree) → accept → commit.
+ *
+ *   tree  = pending token (row 0) + the drafter's guesses below it
+ *   rows  = model.verify(tree)            one forward for every node
+ *   walk  from the root: pick the target's token at the node (greedy: argmax; sampling:
+ *         acceptance.ts's lossless rules against the node's children); a matching child
+ *         is accepted and the walk moves to it; otherwise the picked token is the bonus
+ *   commit(root + accepted path); the bonus becomes the next pending token
+ *
+ * Greedy output is token for token plain greedy decoding; sampled output has exactly the
+ * distribution of plain sampling with the same processors.
+ */
+import { DecodingOptionsError } from "../errors";
+import type { TreeVerifyingLM } from "../model";
+import { applyProcessors, type LogitsProcessor } from "../processors";
+import type { Rng } from "../rng";
+import { argmax, logSoftmax, softmax } from "../sampling";
+import { acceptChild } from "./acceptance";
+import type { Drafter, DraftTree } from "./drafter";
+
+export interface StepStats {
+  /** draft nodes proposed */
+  proposed: number;
+  /** draft tokens accepted (the bonus token not counted) */
+  accepted: number;
+  draftMs: number;
+  verifyMs: number;
+}
+
+export interface SpeculativeStats {
+  /** verify forwards */
+  steps: number;
+  proposed: number;
+  accepted: number;
+  /** tokens per verify step, the bonus included (Spec-Bench's mean accepted tokens, MAT) */
+  meanAccepted: number;
+  draftMs: number;
+  verifyMs: number;
+  /** the node budget used */
+  budget: number;
+  perStep: StepStats[];
+}
+
+export interface Produced {
+  token: number;
+  /** log-probability under the model before processors */
+  logprob: number;
+}
+
+interface EngineOptions {
+  budget: number;
+  greedy: boolean;
+  /** before truncation: steering, penalties, bias, masks, temperature */
+  processors: readonly LogitsProcessor[];
+  /** truncation samplers */
+  warpers: readonly LogitsProcessor[];
+  rng: Rng;
+}
+
+export class SpeculativeEngine {
+  readonly perStep: StepStats[] = [];
+
+  constructor(
+    private readonly model: TreeVerifyingLM,
+    private readonly drafter: Drafter,
+    private readonly opts: EngineOptions,
+  ) {
+    const vocab = model.config.vocabSize;
+    if (drafter.vocabSize !== vocab)
+      throw new DecodingOptionsError(`drafter ${drafter.name} proposes ids of a ${drafter.vocabSize}-token vocabulary; the model has ${vocab}`);
+  }
+
+  /**
+   * One cycle after `context` (prompt, generated, and last the pending token, which is not
+   * in the model's cache yet). Returns the accepted draft tokens and the bonus token.
+   */
+  step(context: readonly number[]): Produced[] {
+    const { model, drafter, opts } = this;
+    const vocab = model.config.vocabSize;
+    const pending = context[context.length - 1];
+    // room: the tree after the pending token, and one slot for the next pending token
+    const room = model.contextLength - model.length - 2;
+    const budget = Math.max(0, Math.min(opts.budget, room));
+    const t0 = performance.now();
+    const tree = budget > 0 ? drafter.propose({ tokens: context, budget, rng: opts.rng, sampling: !opts.greedy }) : emptyTree();
+    checkTree(tree, budget, vocab, drafter.name, !opts.greedy);
+    const t1 = performance.now();
+    const n = tree.tokens.length;
+    const out = model.verify([pending, ...tree.tokens], [-1, ...tree.parents.map((p) => p + 1)]);
+    const t2 = performance.now();
+
+    const children: number[][] = Array.from({ length: n + 1 }, () => []);
+    tree.parents.forEach((p, i) => children[p + 1].push(i + 1));
+    const produced: Produced[] = [];
+    const path = [0];
+    const pathTokens: number[] = [];
+    let node = 0;
+    for (;;) {
+      const row = out.logits.subarray(node * vocab, (node + 1) * vocab);
+      const lp = logSoftmax(row);
+      const work = row.slice();
+      const ctx = pathTokens.length ? [...context, ...pathTokens] : context;
+      applyProcessors(opts.processors, work, ctx);
+      const kids = children[node];
+      const kidTokens = kids.map((c) => tree.tokens[c - 1]);
+      let next = -1;
+      let token: number;
+      if (opts.greedy) {
+        token = argmax(work);
+        next = kidTokens.indexOf(token);
+      } else {
+        applyProcessors(opts.warpers, work, ctx);
+        const p = softmax(work);
+        const q = kids.length && tree.mode !== "deterministic" && tree.childDist ? tree.childDist(node - 1) : null;
+        const a = acceptChild(p, kidTokens, tree.mode, q, opts.rng);
+        next = a.accepted;
+        token = a.token;
+      }
+      produced.push({ token, logprob: lp[token] });
+      if (next < 0) break;
+      node = kids[next];
+      path.push(node);
+      pathTokens.push(token);
+    }
+    model.commit(path);
+    const stats: StepStats = { proposed: n, accepted: path.length - 1, draftMs: t1 - t0, verifyMs: t2 - t1 };
+    this.perStep.push(stats);
+    drafter.observe({
+      context,
+      tree,
+      acceptedNodes: path.slice(1).map((i) => i - 1),
+      bonus: produced[produced.length - 1].token,
+      logits: out.logits,
+      vocabSize: vocab,
+    });
+    return produced;
+  }
+
+  stats(): SpeculativeStats {
+    const s = this.perStep;
+    const sum = (f: (x: StepStats) => number) => s.reduce((a, x) => a + f(x), 0);
+    const accepted = sum((x) => x.accepted);
+    return {
+      steps: s.length,
+      proposed: sum((x) => x.proposed),
+      accepted,
+      meanAccepted: s.length ? (accepted + s.length) / s.length : 0,
+      draftMs: sum((x) => x.draftMs),
+      verifyMs: sum((x) => x.verifyMs),
+      budget: this.opts.budget,
+      perStep: s,
+    };
+  }
+}
+
+function emptyTree(): DraftTree {
+  return { tokens: [], parents: [], mode: "deterministic" };
+}
+
+/** A drafter's tree must be one the rules above can verify; a bad one is a drafter bug, named as such. */
+function checkTree(tree: DraftTree, budget: number, vocab: number, name: string, sampling: boolean): void {
+  const bad = (why: string): never => {
+    throw new DecodingOptionsError(`drafter ${name} proposed a bad tree: ${why}`);
+  };
+  const { tokens, parents, mode } = tree;
+  if (!Array.isArray(tokens) || !Array.isArray(parents) || tokens.length !== parents.length) bad("tokens and parents must be arrays of the same length");
+  if (tokens.length > budget) bad(`${tokens.length} nodes exceed the budget of ${budget}`);
+  if (mode !== "deterministic" && mode !== "iid" && mode !== "without-replacement") bad(`unknown mode ${JSON.stringify(mode)}`);
+  if (sampling && mode !== "deterministic" && typeof tree.childDist !== "function") bad(`mode ${mode} needs childDist`);
+  const seen = new Set<string>();
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    const p = parents[i];
+    if (!Number.isInteger(t) || t < 0 || t >= vocab) bad(`node ${i} has token ${t}, outside [0, ${vocab})`);
+    if (!Number.isInteger(p) || p < -1 || p >= i) bad(`node ${i} has parent ${p}; parents come first`);
+    // i.i.d. draws may repeat a token; the other rules need distinct siblings
+    if (mode !== "iid") {
+      const key = `${p}:${t}`;
+      if (seen.has(key)) bad(`node ${i} repeats token ${t} under the same parent`);
+      seen.add(key);
+    }
+  }
+}
