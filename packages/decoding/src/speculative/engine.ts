@@ -91,7 +91,7 @@ export class SpeculativeEngine {
     const t2 = performance.now();
 
     const children: number[][] = Array.from({ length: n + 1 }, () => []);
-    tree.parents.forEach((p, i) => children[p + 1].push(i + 1));
+    for (const [i, p] of tree.parents.entries()) children[p + 1].push(i + 1);
     const produced: Produced[] = [];
     const path = [0];
     const pathTokens: number[] = [];
