@@ -35,7 +35,7 @@ export const SHAPES: Record<string, LlamaConfig> = {
 };
 
 /** Uniform random weights (scaled by 1/sqrt(fan-in)) made on demand, quantized on upload. */
-function randomWeights(backend: Backend, dtype: WeightDType, seed: number): WeightSource {
+export function randomWeights(backend: Backend, dtype: WeightDType, seed: number): WeightSource {
   const rand = splitmix32(seed);
   const values = (n: number, scale: number, offset = 0) => {
     const v = new Float32Array(n);

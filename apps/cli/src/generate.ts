@@ -19,7 +19,18 @@ import {
   momentumDecode,
   TokenConstraint,
 } from "@edgespec/decoding";
-import { type ChatMessage, type LoadedModel, loadCausalLM, TextStream, type Tokenizer, WEIGHT_DTYPES, type WeightDType } from "@edgespec/models";
+import { createDrafter } from "@edgespec/drafters";
+import {
+  type ChatMessage,
+  type LlamaModel,
+  type LoadedModel,
+  loadCausalLM,
+  loadLlama,
+  TextStream,
+  type Tokenizer,
+  WEIGHT_DTYPES,
+  type WeightDType,
+} from "@edgespec/models";
 import { resolveModelSource, terminalProgress } from "@edgespec/models/node";
 import { intOption, numberOption, UsageError } from "./usage";
 
@@ -66,7 +77,18 @@ export async function generateCommand(argv: string[]): Promise<number> {
     if (mode === "sample") {
       if (v.regex !== undefined) sampling.constraint = TokenConstraint.regex(v.regex, loaded.tokenizer);
       if (schemaText !== undefined) sampling.constraint = TokenConstraint.jsonSchema(schemaText, loaded.tokenizer);
-      return await runGenerate(loaded, input, { ...sampling, maxTokens }, json, Boolean(v.stats));
+      const drafter =
+        v.drafter === undefined ? null : await createDrafter(v.drafter, { model: loaded.model, tokenizer: loaded.tokenizer, loadModel: loadDraftModel });
+      if (drafter) sampling.drafter = drafter;
+      if (v["draft-budget"] !== undefined) {
+        if (!drafter) throw new UsageError("--draft-budget needs --drafter");
+        sampling.draftBudget = intOption("draft-budget", v["draft-budget"], 0, 0, 1024);
+      }
+      try {
+        return await runGenerate(loaded, input, { ...sampling, maxTokens }, json, Boolean(v.stats));
+      } finally {
+        drafter?.free?.();
+      }
     }
     const promptIds = encodePrompt(loaded.tokenizer, input);
     const eos = [...new Set([...loaded.tokenizer.eosIds, ...loaded.config.eosTokenIds])];
@@ -131,6 +153,7 @@ function pickMode(v: ReturnType<typeof parse>["values"]): Mode {
     if (v.regex !== undefined || v["json-schema"] !== undefined)
       throw new UsageError(`--regex / --json-schema constrain sampling; they do not combine with --${mode}`);
     if (v.stop !== undefined) throw new UsageError(`--stop works with sampling and greedy decoding, not --${mode}`);
+    if (v.drafter !== undefined) throw new UsageError(`--drafter speeds up sampling and greedy decoding, not --${mode}`);
   }
   if (mode === "beams" || mode === "momentum")
     for (const f of SAMPLING_FLAGS) if (v[f] !== undefined) throw new UsageError(`--${f} is a sampling option; --${mode} is deterministic`);
@@ -164,18 +187,34 @@ async function runGenerate(loaded: LoadedModel, input: string | ChatMessage[], o
         decode_ms: round(s.decodeMs),
         tokens_per_s: round(s.tokensPerSecond),
         ...(s.constraintChecks !== undefined ? { constraint_checks: s.constraintChecks } : {}),
+        ...(s.speculative
+          ? {
+              steps: s.speculative.steps,
+              mean_accepted: round(s.speculative.meanAccepted),
+              proposed: s.speculative.proposed,
+              accepted: s.speculative.accepted,
+              draft_budget: s.speculative.budget,
+              draft_ms: round(s.speculative.draftMs),
+              verify_ms: round(s.speculative.verifyMs),
+            }
+          : {}),
       },
     };
     if (r.logWeight !== undefined) out.log_weight = r.logWeight;
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } else {
     process.stdout.write("\n");
+    const spec = s.speculative ? ` · ${s.speculative.steps} verify steps, ${fmt(s.speculative.meanAccepted)} tokens/step (budget ${s.speculative.budget})` : "";
     if (stats)
       process.stderr.write(
-        `\n[${s.promptTokens} prompt tokens, ${s.generatedTokens} generated (${r.finishReason}) · first token ${fmt(s.timeToFirstTokenMs)} ms · prefill ${fmt(s.prefillMs)} ms · decode ${fmt(s.decodeMs)} ms · ${fmt(s.tokensPerSecond)} tok/s]\n`,
+        `\n[${s.promptTokens} prompt tokens, ${s.generatedTokens} generated (${r.finishReason}) · first token ${fmt(s.timeToFirstTokenMs)} ms · prefill ${fmt(s.prefillMs)} ms · decode ${fmt(s.decodeMs)} ms · ${fmt(s.tokensPerSecond)} tok/s${spec}]\n`,
       );
   }
   return 0;
+}
+
+async function loadDraftModel(path: string): Promise<LlamaModel> {
+  return (await loadLlama(await resolveModelSource(path))).model;
 }
 
 /** What the tokens add to the prompt's text (streaming rules: whole characters, no BOS space loss). */
@@ -229,6 +268,8 @@ function parse(argv: string[]) {
       "first-finish": { type: "string" },
       regex: { type: "string" },
       "json-schema": { type: "string" },
+      drafter: { type: "string" },
+      "draft-budget": { type: "string" },
       dtype: { type: "string" },
       context: { type: "string" },
       json: { type: "boolean" },

@@ -3,6 +3,7 @@
  */
 
 import { benchDecode } from "@edgespec/bench/decode";
+import { benchSpec } from "@edgespec/bench/spec";
 import { EdgespecError } from "@edgespec/runtime";
 import { generateCommand } from "./generate";
 import { UsageError } from "./usage";
@@ -13,16 +14,22 @@ const HELP = `usage:
       sampling:     [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--typical-p P]
                     [--repetition-penalty R] [--frequency-penalty F] [--presence-penalty F]
                     [--seed S] [--stop TEXT]... [--regex R | --json-schema FILE]
+      speculative:  [--drafter none|lookup|recycling|aded|stand|early-exit:N|model:PATH|rsd|dyspec]
+                    [--draft-budget N]
       search:       --beams N [--diverse-groups G] [--diversity-penalty L] [--length-penalty A]
                   | --momentum [--momentum-alpha A] [--momentum-k K]
                   | --first-finish N
   edgespec bench decode [--shape smollm2-135m] [--dtype f32,q8_0,q4_0] [--quick] [--json]
+  edgespec bench spec [--drafter lookup,recycling,...] [--quick] [--json]
 
 generate prints the generated text (not the prompt) as it is produced; --stats adds timings
 on stderr; --json prints one object {"text", "tokens", "finish_reason", "stats"} at the end.
 Greedy by default (--temperature 0); a seed reproduces a sampled run. Decoding starts from
 BOS (when the tokenizer adds one) plus the prompt; --chat sends the prompt as a user message
 through the model's chat template. --regex / --json-schema constrain the output (AWRS).
+--drafter turns on speculative decoding: the same output (greedy) or the same distribution
+(sampling), several tokens per forward; the draft budget defaults to the measured cost of
+verifying a tree on this machine.
 A llama2.c checkpoint needs --tokenizer tokenizer.bin.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -35,7 +42,8 @@ async function main(argv: string[]): Promise<number> {
   if (command === "bench") {
     const [what, ...args] = rest;
     if (what === "decode") return benchDecode(args);
-    throw new UsageError(`unknown benchmark ${JSON.stringify(what ?? "")}; available: decode`);
+    if (what === "spec") return benchSpec(args);
+    throw new UsageError(`unknown benchmark ${JSON.stringify(what ?? "")}; available: decode, spec`);
   }
   throw new UsageError(`unknown command ${JSON.stringify(command)}`);
 }

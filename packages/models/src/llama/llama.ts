@@ -38,7 +38,26 @@ interface LlamaLayer {
   down_proj: Tensor;
 }
 
-/** Activations for a batch of n tokens; kept and reused while n repeats (every decode step). */
+/** The buffers every Scratch views: rows for the largest batch seen so far. */
+interface ScratchPool {
+  rows: number;
+  logitRows: number;
+  buffers: Tensor[];
+  x: Tensor;
+  h: Tensor;
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  attn: Tensor;
+  o: Tensor;
+  gate: Tensor;
+  up: Tensor;
+  act: Tensor;
+  logits: Tensor;
+  lastH: Tensor;
+}
+
+/** Activations for a batch of n tokens: views into the pool. */
 interface Scratch {
   n: number;
   x: Tensor;
@@ -58,7 +77,6 @@ interface Scratch {
   logits: Tensor;
   lastH: Tensor;
   all: boolean;
-  buffers: Tensor[];
 }
 
 /** The KV cache of one sequence: per layer [numKvHeads, capacity, headDim] for K and for V. */
@@ -198,6 +216,7 @@ export class LlamaModel {
   private readonly invFreq: Float32Array;
   private readonly attentionFactor: number;
   private scratch: Scratch[] = [];
+  private pool: ScratchPool | null = null;
   private freed = false;
   /** weights this model frees (a derived model owns only its trimmed head) */
   private readonly owned: Tensor[] = [];
@@ -440,8 +459,7 @@ export class LlamaModel {
     for (const t of new Set(this.owned)) t.free();
     this.main.free();
     for (const s of [...this.sequences]) s.free();
-    for (const s of this.scratch) for (const t of s.buffers) t.free();
-    this.scratch = [];
+    this.freeScratch();
   }
 
   /** @internal a sequence freed by its owner */
@@ -551,51 +569,84 @@ export class LlamaModel {
     return { logits: be.read(s.logits) as Float32Array, rows: s.all ? n : 1 };
   }
 
+  /**
+   * Activations for n rows: views into one pool of buffers that grows (doubling) to the
+   * largest batch seen, so verify trees of every size, decode steps and prefills share memory
+   * and a new size costs a few views, not an allocation.
+   */
   private scratchFor(n: number, all: boolean): Scratch {
     const hit = this.scratch.findIndex((s) => s.n === n && s.all === all);
-    if (hit >= 0) {
-      const s = this.scratch[hit];
-      this.scratch.splice(hit, 1);
-      this.scratch.unshift(s);
-      return s;
-    }
+    if (hit >= 0) return this.scratch[hit];
     const c = this.config;
     const be = this.backend;
-    const buffers: Tensor[] = [];
-    const make = (shape: number[]) => {
-      const t = be.empty("f32", shape);
-      buffers.push(t);
-      return t;
-    };
     const qDim = c.numHeads * c.headDim;
     const kvDim = c.numKvHeads * c.headDim;
-    const q = make([n, qDim]);
-    const k = make([n, kvDim]);
-    const attn = make([n, c.numHeads, c.headDim]);
+    const logitRows = all ? n : 1;
+    if (!this.pool || this.pool.rows < n || this.pool.logitRows < logitRows) {
+      const rows = Math.max(n, this.pool?.rows ?? 0, 8);
+      const lrows = Math.max(logitRows, this.pool?.logitRows ?? 0);
+      this.freeScratch();
+      const buffers: Tensor[] = [];
+      const make = (shape: number[]) => {
+        const t = be.empty("f32", shape);
+        buffers.push(t);
+        return t;
+      };
+      const grow = (r: number) => 2 ** Math.ceil(Math.log2(r));
+      const R = grow(rows);
+      const LR = grow(lrows);
+      this.pool = {
+        rows: R,
+        logitRows: LR,
+        buffers,
+        x: make([R, c.hiddenSize]),
+        h: make([R, c.hiddenSize]),
+        q: make([R, qDim]),
+        k: make([R, kvDim]),
+        v: make([R, kvDim]),
+        attn: make([R, qDim]),
+        o: make([R, c.hiddenSize]),
+        gate: make([R, c.intermediateSize]),
+        up: make([R, c.intermediateSize]),
+        act: make([R, c.intermediateSize]),
+        logits: make([LR, c.vocabSize]),
+        lastH: make([1, c.hiddenSize]),
+      };
+    }
+    const P = this.pool;
+    const rows = (t: Tensor, shape: number[]) => be.view(t, 0, "f32", shape);
+    const q = rows(P.q, [n, qDim]);
+    const k = rows(P.k, [n, kvDim]);
+    const attn = rows(P.attn, [n, c.numHeads, c.headDim]);
     const s: Scratch = {
       n,
       all,
-      x: make([n, c.hiddenSize]),
-      h: make([n, c.hiddenSize]),
+      x: rows(P.x, [n, c.hiddenSize]),
+      h: rows(P.h, [n, c.hiddenSize]),
       q,
       k,
-      v: make([n, kvDim]),
-      q3: be.view(q, 0, "f32", [n, c.numHeads, c.headDim]),
-      k3: be.view(k, 0, "f32", [n, c.numKvHeads, c.headDim]),
+      v: rows(P.v, [n, kvDim]),
+      q3: rows(P.q, [n, c.numHeads, c.headDim]),
+      k3: rows(P.k, [n, c.numKvHeads, c.headDim]),
       attn,
-      attn2: be.view(attn, 0, "f32", [n, qDim]),
-      o: make([n, c.hiddenSize]),
-      gate: make([n, c.intermediateSize]),
-      up: make([n, c.intermediateSize]),
-      act: make([n, c.intermediateSize]),
-      logits: make([all ? n : 1, c.vocabSize]),
-      lastH: make([1, c.hiddenSize]),
-      buffers,
+      attn2: rows(P.attn, [n, qDim]),
+      o: rows(P.o, [n, c.hiddenSize]),
+      gate: rows(P.gate, [n, c.intermediateSize]),
+      up: rows(P.up, [n, c.intermediateSize]),
+      act: rows(P.act, [n, c.intermediateSize]),
+      logits: rows(P.logits, [logitRows, c.vocabSize]),
+      lastH: P.lastH,
     };
     this.scratch.unshift(s);
-    // a few batch sizes stay warm (decode, verify trees); the rest are freed
-    while (this.scratch.length > 4) for (const t of (this.scratch.pop() as Scratch).buffers) t.free();
+    // views are cheap; keep the recent sizes
+    if (this.scratch.length > 32) this.scratch.pop();
     return s;
+  }
+
+  private freeScratch(): void {
+    if (this.pool) for (const t of this.pool.buffers) t.free();
+    this.pool = null;
+    this.scratch = [];
   }
 }
 

@@ -1,0 +1,229 @@
+/**
+ * Speculative decoding benchmark, in the manner of Spec-Bench: for every model and category
+ * of the suite (spec-suite.ts), plain greedy decoding and greedy decoding with each drafter,
+ * in the same run. Reports the mean accepted tokens per verify step (MAT) and the wall-clock
+ * speedup over plain decoding (medians of rounds), and checks that every drafter's output
+ * is token for token the plain output.
+ *
+ * At the SmolLM2-135M shape (random weights, where acceptance means nothing) it reports a
+ * projected speedup instead: the MAT measured on TinyStories-656K with the budget that
+ * SmolLM2's own verify cost curve picks, × step cost ÷ verify cost at that budget.
+ *
+ *   edgespec bench spec [--drafter a,b,...] [--quick] [--json]
+ */
+
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Drafter, draftBudget, generate, verifyCostCurve } from "@edgespec/decoding";
+import { createDrafter, DRAFTER_SPECS } from "@edgespec/drafters";
+import { LlamaModel, type LoadedModel, loadCausalLM, loadLlama } from "@edgespec/models";
+import { resolveModelSource } from "@edgespec/models/node";
+import { WasmBackend } from "@edgespec/runtime";
+import { randomWeights, SHAPES } from "./decode";
+import { SPEC_SUITE, type SpecCategory } from "./spec-suite";
+import { median } from "./stats";
+
+export interface SpecResult {
+  model: string;
+  category: SpecCategory | "all";
+  drafter: string;
+  /** mean accepted tokens per verify step, the bonus token included */
+  mat: number;
+  /** plain decoding time ÷ speculative time (measured), or MAT × step ÷ verify (projected) */
+  speedup: number;
+  projected: boolean;
+  /** draft nodes per step */
+  budget: number;
+  /** every output equalled plain greedy decoding */
+  identical: boolean;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, "..", "..", "..");
+
+function fixtures(...parts: string[]): string {
+  const p = join(resolve(process.env.EDGESPEC_FIXTURES ?? join(repoRoot, "..", "shared")), ...parts);
+  if (!existsSync(p)) throw new Error(`bench spec needs ${p} (set EDGESPEC_FIXTURES to the shared fixture folder)`);
+  return p;
+}
+
+async function loadModels(): Promise<{ name: string; loaded: LoadedModel }[]> {
+  const tiny = await loadCausalLM(await resolveModelSource(fixtures("models", "tinystories-656k")));
+  const storiesDir = fixtures("models", "stories260K");
+  const tok = await resolveModelSource(join(storiesDir, "tok512.bin"));
+  const stories = await loadCausalLM(await resolveModelSource(join(storiesDir, "stories260K.bin")), {
+    tokenizer: { source: tok, file: tok.entry ?? "tok512.bin" },
+  });
+  return [
+    { name: "tinystories-656k", loaded: tiny },
+    { name: "stories260k", loaded: stories },
+  ];
+}
+
+interface RunTotals {
+  ms: number[];
+  tokens: number;
+  steps: number;
+  identical: boolean;
+}
+
+export async function benchSpec(argv: string[]): Promise<number> {
+  const json = argv.includes("--json");
+  const quick = argv.includes("--quick");
+  const at = argv.indexOf("--drafter");
+  const drafterSpecs = at >= 0 ? (argv[at + 1] ?? "").split(",").filter(Boolean) : DRAFTER_SPECS;
+  const rounds = quick ? 1 : 3;
+  const maxTokens = quick ? 48 : 128;
+  const suite = quick ? SPEC_SUITE.filter((_, i) => i % 4 === 0) : SPEC_SUITE;
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  const results: SpecResult[] = [];
+  const categories = [...new Set(suite.map((p) => p.category))];
+  log(`edgespec speculative benchmark: ${suite.length} prompts × ${maxTokens} tokens, ${rounds} round(s), greedy, one thread`);
+
+  const models = await loadModels();
+  // the budget SmolLM2-135M's own cost curve picks, for the projection
+  const smol = new LlamaModel(await WasmBackend.create(), SHAPES["smollm2-135m"], randomWeights(await WasmBackend.create(), "q8_0", 1234), {
+    contextLength: 256,
+  });
+  const smolCurve = verifyCostCurve(smol);
+  const smolBudget = draftBudget(smol);
+  const smolRatio = smolCurve.find((p) => p.nodes === smolBudget + 1)?.ratio ?? 1;
+  smol.free();
+  log(`  smollm2-135m q8_0 verify cost: ${smolCurve.map((p) => `${p.nodes}:${p.ratio.toFixed(2)}`).join(" ")} → budget ${smolBudget}`);
+
+  for (const { name, loaded } of models) {
+    const { model, tokenizer } = loaded;
+    const budget = draftBudget(model);
+    log(
+      `  ${name}: verify cost ${verifyCostCurve(model)
+        .map((p) => `${p.nodes}:${p.ratio.toFixed(2)}`)
+        .join(" ")} → budget ${budget}`,
+    );
+    const plainTokens = new Map<string, number[]>();
+    const plain = new Map<SpecCategory, RunTotals>();
+    for (const c of categories) plain.set(c, { ms: [], tokens: 0, steps: 0, identical: true });
+    for (let r = 0; r < rounds; r++) {
+      const byCat = new Map<SpecCategory, number>();
+      for (const p of suite) {
+        const t = performance.now();
+        const out = await generate(model, tokenizer, p.prompt, { temperature: 0, maxTokens });
+        byCat.set(p.category, (byCat.get(p.category) ?? 0) + performance.now() - t);
+        plainTokens.set(p.prompt, out.tokens);
+      }
+      for (const [c, ms] of byCat) plain.get(c)?.ms.push(ms);
+    }
+    for (const spec of drafterSpecs) {
+      const run = async (draftBudgetOverride?: number) => {
+        const totals = new Map<SpecCategory, RunTotals>();
+        for (const c of categories) totals.set(c, { ms: [], tokens: 0, steps: 0, identical: true });
+        // one drafter for the whole suite: stores such as Token Recycling's adjacency persist across requests
+        const drafter = (await createDrafter(spec, { model, tokenizer, loadModel: loadDraftModel })) as Drafter;
+        for (let r = 0; r < (draftBudgetOverride === undefined ? rounds : 1); r++) {
+          const byCat = new Map<SpecCategory, number>();
+          for (const p of suite) {
+            const t = performance.now();
+            const out = await generate(model, tokenizer, p.prompt, { temperature: 0, maxTokens, drafter, draftBudget: draftBudgetOverride ?? budget });
+            byCat.set(p.category, (byCat.get(p.category) ?? 0) + performance.now() - t);
+            const tot = totals.get(p.category) as RunTotals;
+            const s = out.stats.speculative;
+            if (r === 0 && s) {
+              tot.tokens += s.accepted + s.steps;
+              tot.steps += s.steps;
+            }
+            if (r === 0 && (plainTokens.get(p.prompt) ?? []).join() !== out.tokens.join()) tot.identical = false;
+          }
+          for (const [c, ms] of byCat) totals.get(c)?.ms.push(ms);
+        }
+        drafter.free?.();
+        return totals;
+      };
+      const measured = await run();
+      const all = { ms: 0, plainMs: 0, tokens: 0, steps: 0, identical: true };
+      for (const c of categories) {
+        const m = measured.get(c) as RunTotals;
+        const p = plain.get(c) as RunTotals;
+        const res: SpecResult = {
+          model: name,
+          category: c,
+          drafter: spec,
+          mat: round(m.steps ? m.tokens / m.steps : 1),
+          speedup: round(median(p.ms) / median(m.ms)),
+          projected: false,
+          budget,
+          identical: m.identical,
+        };
+        results.push(res);
+        all.ms += median(m.ms);
+        all.plainMs += median(p.ms);
+        all.tokens += m.tokens;
+        all.steps += m.steps;
+        all.identical &&= m.identical;
+      }
+      results.push({
+        model: name,
+        category: "all",
+        drafter: spec,
+        mat: round(all.steps ? all.tokens / all.steps : 1),
+        speedup: round(all.plainMs / all.ms),
+        projected: false,
+        budget,
+        identical: all.identical,
+      });
+      const rows = results.filter((x) => x.model === name && x.drafter === spec);
+      log(
+        `  ${name.padEnd(16)} ${spec.padEnd(14)} ${rows.map((x) => `${x.category} MAT ${x.mat.toFixed(2)} ${x.speedup.toFixed(2)}x`).join(" | ")}${all.identical ? "" : "  OUTPUT DIFFERS"}`,
+      );
+      // projection at the SmolLM2-135M shape, from TinyStories' acceptance at SmolLM2's budget
+      if (name === "tinystories-656k") {
+        const atSmol = await run(smolBudget);
+        let tokens = 0;
+        let steps = 0;
+        for (const c of categories) {
+          const m = atSmol.get(c) as RunTotals;
+          const mat = m.steps ? m.tokens / m.steps : 1;
+          tokens += m.tokens;
+          steps += m.steps;
+          results.push({
+            model: "smollm2-135m",
+            category: c,
+            drafter: spec,
+            mat: round(mat),
+            speedup: round(mat / smolRatio),
+            projected: true,
+            budget: smolBudget,
+            identical: m.identical,
+          });
+        }
+        const mat = steps ? tokens / steps : 1;
+        results.push({
+          model: "smollm2-135m",
+          category: "all",
+          drafter: spec,
+          mat: round(mat),
+          speedup: round(mat / smolRatio),
+          projected: true,
+          budget: smolBudget,
+          identical: true,
+        });
+        log(`  ${"smollm2-135m*".padEnd(16)} ${spec.padEnd(14)} projected: MAT ${mat.toFixed(2)} at budget ${smolBudget} → ${(mat / smolRatio).toFixed(2)}x`);
+      }
+    }
+    model.free();
+  }
+  const bad = results.filter((r) => !r.identical);
+  if (json) process.stdout.write(`${JSON.stringify({ results })}\n`);
+  if (bad.length) {
+    log(`bench spec: ${bad.length} result(s) whose output differs from plain greedy decoding`);
+    return 1;
+  }
+  return 0;
+}
+
+async function loadDraftModel(path: string): Promise<LlamaModel> {
+  return (await loadLlama(await resolveModelSource(path))).model;
+}
+
+function round(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}
