@@ -15,7 +15,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Drafter, draftBudget, generate, verifyCostCurve } from "@edgespec/decoding";
+import { DecodingOptionsError, type Drafter, draftBudget, generate, verifyCostCurve } from "@edgespec/decoding";
 import { createDrafter, DRAFTER_SPECS } from "@edgespec/drafters";
 import { LlamaModel, type LoadedModel, loadCausalLM, loadLlama } from "@edgespec/models";
 import { resolveModelSource } from "@edgespec/models/node";
@@ -72,7 +72,12 @@ export async function benchSpec(argv: string[]): Promise<number> {
   const json = argv.includes("--json");
   const quick = argv.includes("--quick");
   const at = argv.indexOf("--drafter");
-  const drafterSpecs = at >= 0 ? (argv[at + 1] ?? "").split(",").filter(Boolean) : DRAFTER_SPECS;
+  const fastdraft = `model:${join(repoRoot, "packages", "drafters", "weights", "fastdraft-tinystories")}`;
+  // the distilled drafter shares TinyStories-656K's tokenizer only; drafters that do not fit a model are skipped for it
+  const drafterSpecs = at >= 0 ? (argv[at + 1] ?? "").split(",").filter(Boolean) : [...DRAFTER_SPECS, fastdraft];
+  const bi = argv.indexOf("--budget");
+  const fixedBudget = bi >= 0 ? Number(argv[bi + 1]) : undefined;
+  if (fixedBudget !== undefined && (!Number.isInteger(fixedBudget) || fixedBudget < 0)) throw new Error(`--budget must be a non-negative integer, got ${argv[bi + 1]}`);
   const rounds = quick ? 1 : 3;
   const maxTokens = quick ? 48 : 128;
   const suite = quick ? SPEC_SUITE.filter((_, i) => i % 4 === 0) : SPEC_SUITE;
@@ -93,7 +98,7 @@ export async function benchSpec(argv: string[]): Promise<number> {
 
   for (const { name, loaded } of models) {
     const { model, tokenizer } = loaded;
-    const budget = draftBudget(model);
+    const budget = fixedBudget ?? draftBudget(model);
     log(
       `  ${name}: verify cost ${verifyCostCurve(model)
         .map((p) => `${p.nodes}:${p.ratio.toFixed(2)}`)
@@ -114,6 +119,13 @@ export async function benchSpec(argv: string[]): Promise<number> {
       if (r >= 0) for (const [c, ms] of byCat) plain.get(c)?.ms.push(ms);
     }
     for (const spec of drafterSpecs) {
+      try {
+        (await createDrafter(spec, { model, tokenizer, loadModel: loadDraftModel }))?.free?.();
+      } catch (e) {
+        if (!(e instanceof DecodingOptionsError)) throw e;
+        log(`  ${name.padEnd(16)} ${label(spec).padEnd(14)} skipped: ${e.message}`);
+        continue;
+      }
       const run = async (draftBudgetOverride?: number) => {
         const totals = new Map<SpecCategory, RunTotals>();
         for (const c of categories) totals.set(c, { ms: [], tokens: 0, steps: 0, identical: true });
@@ -148,7 +160,7 @@ export async function benchSpec(argv: string[]): Promise<number> {
         const res: SpecResult = {
           model: name,
           category: c,
-          drafter: spec,
+          drafter: label(spec),
           mat: round(m.steps ? m.tokens / m.steps : 1),
           speedup: round(median(p.ms) / median(m.ms)),
           projected: false,
@@ -165,16 +177,16 @@ export async function benchSpec(argv: string[]): Promise<number> {
       results.push({
         model: name,
         category: "all",
-        drafter: spec,
+        drafter: label(spec),
         mat: round(all.steps ? all.tokens / all.steps : 1),
         speedup: round(all.plainMs / all.ms),
         projected: false,
         budget,
         identical: all.identical,
       });
-      const rows = results.filter((x) => x.model === name && x.drafter === spec);
+      const rows = results.filter((x) => x.model === name && x.drafter === label(spec));
       log(
-        `  ${name.padEnd(16)} ${spec.padEnd(14)} ${rows.map((x) => `${x.category} MAT ${x.mat.toFixed(2)} ${x.speedup.toFixed(2)}x`).join(" | ")}${all.identical ? "" : "  OUTPUT DIFFERS"}`,
+        `  ${name.padEnd(16)} ${label(spec).padEnd(14)} ${rows.map((x) => `${x.category} MAT ${x.mat.toFixed(2)} ${x.speedup.toFixed(2)}x`).join(" | ")}${all.identical ? "" : "  OUTPUT DIFFERS"}`,
       );
       // projection at the SmolLM2-135M shape, from TinyStories' acceptance at SmolLM2's budget
       if (name === "tinystories-656k") {
@@ -189,7 +201,7 @@ export async function benchSpec(argv: string[]): Promise<number> {
           results.push({
             model: "smollm2-135m",
             category: c,
-            drafter: spec,
+            drafter: label(spec),
             mat: round(mat),
             speedup: round(mat / smolRatio),
             projected: true,
@@ -201,14 +213,14 @@ export async function benchSpec(argv: string[]): Promise<number> {
         results.push({
           model: "smollm2-135m",
           category: "all",
-          drafter: spec,
+          drafter: label(spec),
           mat: round(mat),
           speedup: round(mat / smolRatio),
           projected: true,
           budget: smolBudget,
           identical: true,
         });
-        log(`  ${"smollm2-135m*".padEnd(16)} ${spec.padEnd(14)} projected: MAT ${mat.toFixed(2)} at budget ${smolBudget} → ${(mat / smolRatio).toFixed(2)}x`);
+        log(`  ${"smollm2-135m*".padEnd(16)} ${label(spec).padEnd(14)} projected: MAT ${mat.toFixed(2)} at budget ${smolBudget} → ${(mat / smolRatio).toFixed(2)}x`);
       }
     }
     model.free();
@@ -224,6 +236,11 @@ export async function benchSpec(argv: string[]): Promise<number> {
 
 async function loadDraftModel(path: string): Promise<LlamaModel> {
   return (await loadLlama(await resolveModelSource(path))).model;
+}
+
+/** A drafter's name in reports: a draft model by its folder name. */
+function label(spec: string): string {
+  return spec.startsWith("model:") ? `model:${spec.slice(6).split(/[\\/]/).filter(Boolean).pop()}` : spec;
 }
 
 function round(v: number): number {

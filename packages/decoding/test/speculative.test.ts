@@ -10,13 +10,11 @@ import { splitmix32 } from "@edgespec/runtime";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DecodingOptionsError } from "../src/errors";
 import { generate } from "../src/generate";
-import { buildProcessors } from "../src/processors";
 import type { Rng } from "../src/rng";
 import { seededRng } from "../src/rng";
-import { softmax } from "../src/sampling";
 import { draftBudget, verifyCostCurve } from "../src/speculative/budget";
 import type { DraftContext, Drafter, DraftMode, DraftTree, VerifiedStep } from "../src/speculative/drafter";
-import { SpeculativeEngine } from "../src/speculative/engine";
+import { exactPairs, losslessCheck } from "./lossless";
 import { loadTinyStories } from "./shared";
 import { chiSquarePValue } from "./stats";
 import { tinyRandomLlama } from "./tiny-model";
@@ -218,67 +216,20 @@ describe("speculative sampling is lossless", () => {
     model = await tinyRandomLlama({ vocab: V, seed: 21, scale: 1.2 });
   });
 
-  /** Exact p(a, b | context) of the next two tokens at temperature 1, from plain forwards. */
-  function exactPairs(context: number[]): Float64Array {
-    const out = new Float64Array(V * V);
-    model.reset();
-    const pa = softmax(model.prefill(context).logits);
-    for (let a = 0; a < V; a++) {
-      model.reset();
-      const pb = softmax(model.prefill([...context, a]).logits);
-      for (let b = 0; b < V; b++) out[a * V + b] = pa[a] * pb[b];
-    }
-    return out;
-  }
-
   for (const mode of ["deterministic", "iid", "without-replacement"] as const) {
     it(`the next two tokens follow the target's distribution (${mode} drafts, chi-square)`, () => {
-      const prompt = [1, 2, 3];
-      const pending = 4;
-      const context = [...prompt, pending];
-      const want = exactPairs(context);
       const N = 12000;
-      const counts = new Float64Array(V * V);
-      const drafter = new RandomDrafter(V, mode, 2, 7);
-      const rng = seededRng(12345);
-      let proposed = 0;
-      let accepted = 0;
-      for (let i = 0; i < N; i++) {
-        model.reset();
-        model.prefill(prompt);
-        const engine = new SpeculativeEngine(model, drafter, { budget: 6, greedy: false, processors: buildProcessors({}, V), warpers: [], rng });
-        const got: number[] = [];
-        const ctx = [...context];
-        while (got.length < 2) {
-          const produced = engine.step(ctx).map((p) => p.token);
-          got.push(...produced);
-          ctx.push(...produced);
-        }
-        counts[got[0] * V + got[1]]++;
-        const s = engine.stats();
-        proposed += s.proposed;
-        accepted += s.accepted;
-      }
-      let stat = 0;
-      let bins = 0;
-      for (let k = 0; k < V * V; k++) {
-        const e = N * want[k];
-        if (e < 5) continue;
-        stat += (counts[k] - e) ** 2 / e;
-        bins++;
-      }
-      const p = chiSquarePValue(stat, bins - 1);
-      console.log(`${mode}: chi-square ${stat.toFixed(1)} on ${bins - 1} df, p = ${p.toFixed(3)}; drafts accepted ${accepted}/${proposed}`);
-      expect(p).toBeGreaterThan(0.001);
+      const r = losslessCheck(model, new RandomDrafter(V, mode, 2, 7), { n: N, budget: 6, seed: 12345 });
+      console.log(`${mode}: chi-square ${r.stat.toFixed(1)} on ${r.df} df, p = ${r.p.toFixed(3)}; drafts accepted ${r.accepted}/${r.proposed}`);
+      expect(r.p).toBeGreaterThan(0.001);
       // the drafts were used, not bypassed
-      expect(accepted).toBeGreaterThan(N / 10);
+      expect(r.accepted).toBeGreaterThan(N / 10);
     });
   }
 
   it("a biased verifier would be caught: accepting every draft fails the same test", () => {
-    const prompt = [1, 2, 3];
-    const context = [...prompt, 4];
-    const want = exactPairs(context);
+    const context = [1, 2, 3, 4];
+    const want = exactPairs(model, context);
     const rng = seededRng(5);
     const drafter = new RandomDrafter(V, "iid", 1, 7);
     const counts = new Float64Array(V * V);

@@ -6,13 +6,13 @@
 import { type LlamaConfig, LlamaModel, MapTensorStore, type StoredTensor, weightsFromStore } from "@edgespec/models";
 import { createBackend, splitmix32 } from "@edgespec/runtime";
 
-export async function tinyRandomLlama(opts: { vocab: number; seed: number; eos?: number; scale?: number }): Promise<LlamaModel> {
+export async function tinyRandomLlama(opts: { vocab: number; seed: number; eos?: number; scale?: number; layers?: number }): Promise<LlamaModel> {
   const hidden = 16;
   const config: LlamaConfig = {
     modelType: "llama",
     hiddenSize: hidden,
     intermediateSize: 32,
-    numLayers: 2,
+    numLayers: opts.layers ?? 2,
     numHeads: 2,
     numKvHeads: 1,
     headDim: 8,
