@@ -77,7 +77,8 @@ export async function benchSpec(argv: string[]): Promise<number> {
   const drafterSpecs = at >= 0 ? (argv[at + 1] ?? "").split(",").filter(Boolean) : [...DRAFTER_SPECS, fastdraft];
   const bi = argv.indexOf("--budget");
   const fixedBudget = bi >= 0 ? Number(argv[bi + 1]) : undefined;
-  if (fixedBudget !== undefined && (!Number.isInteger(fixedBudget) || fixedBudget < 0)) throw new Error(`--budget must be a non-negative integer, got ${argv[bi + 1]}`);
+  if (fixedBudget !== undefined && (!Number.isInteger(fixedBudget) || fixedBudget < 0))
+    throw new Error(`--budget must be a non-negative integer, got ${argv[bi + 1]}`);
   const rounds = quick ? 1 : 3;
   const maxTokens = quick ? 48 : 128;
   const suite = quick ? SPEC_SUITE.filter((_, i) => i % 4 === 0) : SPEC_SUITE;
@@ -220,7 +221,9 @@ export async function benchSpec(argv: string[]): Promise<number> {
           budget: smolBudget,
           identical: true,
         });
-        log(`  ${"smollm2-135m*".padEnd(16)} ${label(spec).padEnd(14)} projected: MAT ${mat.toFixed(2)} at budget ${smolBudget} → ${(mat / smolRatio).toFixed(2)}x`);
+        log(
+          `  ${"smollm2-135m*".padEnd(16)} ${label(spec).padEnd(14)} projected: MAT ${mat.toFixed(2)} at budget ${smolBudget} → ${(mat / smolRatio).toFixed(2)}x`,
+        );
       }
     }
     model.free();

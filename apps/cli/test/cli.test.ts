@@ -141,6 +141,34 @@ describe("edgespec generate", () => {
     expect(ffs.tokens.length).toBeGreaterThan(0);
   });
 
+  it("--drafter: speculative greedy prints the plain greedy text, with speculative stats", async () => {
+    const base = ["generate", "--model", TINY, "--prompt", "The dog said woof. The cat said meow. The dog said", "--max-tokens", "40", "--json"];
+    const plain = JSON.parse((await cli(base)).stdout);
+    for (const d of [
+      "lookup",
+      "recycling",
+      "early-exit:1",
+      "rsd",
+      "dyspec",
+      `model:${resolve(__dirname, "../../../packages/drafters/weights/fastdraft-tinystories")}`,
+    ]) {
+      const r = await cli([...base, "--drafter", d, "--draft-budget", "4"]);
+      expect(r.code, `${d}: ${r.stderr}`).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.tokens, d).toEqual(plain.tokens);
+      expect(out.stats.steps).toBeGreaterThan(0);
+      expect(out.stats.mean_accepted).toBeGreaterThanOrEqual(1);
+      expect(out.stats.draft_budget).toBe(4);
+    }
+    const bad = await cli([...base, "--drafter", "telepathy"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown drafter "telepathy"/);
+    const wrongVocab = await cli([...base, "--drafter", `model:${join(STORIES, "stories260K.bin")}`]);
+    expect(wrongVocab.code).not.toBe(0);
+    expect(wrongVocab.stderr).toMatch(/vocabulary|tokenizer/);
+    expect(wrongVocab.stderr).not.toMatch(/internal error/);
+  });
+
   it("--regex and --json-schema constrain the output", async () => {
     const base = ["generate", "--model", TINY, "--prompt", "Once upon a time", "--max-tokens", "60", "--json", "--temperature", "0.9", "--seed", "3"];
     const re = JSON.parse((await cli([...base, "--regex", "(Tom|Lily) (is|was) [a-z]+( [a-z]+){0,4}\\."])).stdout);
