@@ -138,7 +138,14 @@ export async function benchSpec(argv: string[]): Promise<number> {
           const byCat = new Map<SpecCategory, number>();
           for (const p of suite) {
             const t = performance.now();
-            const out = await generate(model, tokenizer, p.prompt, { temperature: 0, maxTokens, drafter, draftBudget: draftBudgetOverride ?? budget });
+            // the measured budget is the default (with back-off while drafting does not pay); a fixed one is passed
+            const fixed = draftBudgetOverride ?? fixedBudget;
+            const out = await generate(model, tokenizer, p.prompt, {
+              temperature: 0,
+              maxTokens,
+              drafter,
+              ...(fixed !== undefined ? { draftBudget: fixed } : {}),
+            });
             byCat.set(p.category, (byCat.get(p.category) ?? 0) + performance.now() - t);
             const tot = totals.get(p.category) as RunTotals;
             const s = out.stats.speculative;

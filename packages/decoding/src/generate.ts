@@ -24,7 +24,7 @@ const NO_TRUNCATION = { topK: undefined, topP: undefined, minP: undefined, typic
 import { encodePrompt, type PromptInput } from "./prompt";
 import { type Rng, seededRng } from "./rng";
 import { argmax, logSoftmax, sampleLogits } from "./sampling";
-import { draftBudget } from "./speculative/budget";
+import { type CostPoint, draftBudget, verifyCostCurve } from "./speculative/budget";
 import type { Drafter } from "./speculative/drafter";
 import { type Produced, SpeculativeEngine, type SpeculativeStats } from "./speculative/engine";
 import { steeringProcessor } from "./steering";
@@ -56,7 +56,10 @@ export interface GenerateOptions extends SamplingOptions {
   processors?: readonly LogitsProcessor[];
   /** speculative decoding: guesses verified as a tree in one forward (same output distribution) */
   drafter?: Drafter;
-  /** most draft nodes per step; default from the model's measured verify cost curve */
+  /**
+   * most draft nodes per step. Default: from the model's measured verify cost curve, and the
+   * engine pauses drafting while it costs more than it gains.
+   */
   draftBudget?: number;
 }
 
@@ -161,7 +164,7 @@ interface Plan {
   lazy: boolean;
   rng: Rng;
   /** speculative decoding */
-  spec: { drafter: Drafter; budget: number } | null;
+  spec: { drafter: Drafter; budget: number; costCurve?: readonly CostPoint[] } | null;
 }
 
 /**
@@ -222,7 +225,11 @@ function planGeneration(model: CausalLM, tokenizer: Tokenizer, input: PromptInpu
       throw new DecodingOptionsError(`drafter ${o.drafter.name} proposes ids of a ${o.drafter.vocabSize}-token vocabulary; the model has ${vocab}`);
     if (o.draftBudget !== undefined && (!Number.isInteger(o.draftBudget) || o.draftBudget < 0 || o.draftBudget > 1024))
       throw new DecodingOptionsError(`draftBudget must be an integer in [0, 1024], got ${o.draftBudget}`);
-    spec = { drafter: o.drafter, budget: o.draftBudget ?? draftBudget(model) };
+    // an explicit budget is used as given; the measured one comes with back-off when speculation does not pay
+    spec =
+      o.draftBudget !== undefined
+        ? { drafter: o.drafter, budget: o.draftBudget }
+        : { drafter: o.drafter, budget: draftBudget(model), costCurve: verifyCostCurve(model) };
   } else if (o.draftBudget !== undefined) throw new DecodingOptionsError("draftBudget needs a drafter");
   return { promptIds, maxTokens, stops, endIds, greedy, processors, warpers, lazy, rng, spec };
 }
@@ -303,7 +310,9 @@ async function* decode(
   };
 
   model.reset();
-  const engine = plan.spec ? new SpeculativeEngine(model as TreeVerifyingLM, plan.spec.drafter, { ...plan, budget: plan.spec.budget }) : null;
+  const engine = plan.spec
+    ? new SpeculativeEngine(model as TreeVerifyingLM, plan.spec.drafter, { ...plan, budget: plan.spec.budget, costCurve: plan.spec.costCurve })
+    : null;
   if (plan.spec) plan.spec.drafter.begin(promptIds);
   let logits = plan.maxTokens > 0 ? model.prefill(promptIds).logits : new Float32Array(0);
   const t1 = now();

@@ -187,6 +187,29 @@ describe("speculative greedy decoding on TinyStories-656K", () => {
     expect(auto.tokens).toEqual(plain.tokens);
   });
 
+  it("with the measured budget, drafting pauses while it does not pay and never pauses for a perfect drafter", async () => {
+    const { model, tokenizer } = tiny;
+    const prompt = "Once upon a time";
+    const plain = await generate(model, tokenizer, prompt, { temperature: 0, maxTokens: 120, ignoreEos: true });
+    // random guesses are almost never accepted: most steps run without drafts
+    const useless = await generate(model, tokenizer, prompt, {
+      temperature: 0,
+      maxTokens: 120,
+      ignoreEos: true,
+      drafter: new RandomDrafter(2048, "deterministic", 2, 3),
+    });
+    expect(useless.tokens).toEqual(plain.tokens);
+    const steps = useless.stats.speculative?.perStep ?? [];
+    expect(steps.filter((p) => p.proposed === 0).length).toBeGreaterThan(steps.length / 2);
+    // a perfect drafter gains at least (budget + 1) ÷ 2 > 1 per step on the measured curve: no pause
+    const promptIds = [1, ...tokenizer.encode(prompt)];
+    const oracle = new OracleDrafter(2048, plain.tokens, promptIds.length);
+    const perfect = await generate(model, tokenizer, prompt, { temperature: 0, maxTokens: 120, ignoreEos: true, drafter: oracle });
+    expect(perfect.tokens).toEqual(plain.tokens);
+    const ps = perfect.stats.speculative?.perStep ?? [];
+    expect(ps.slice(0, -1).every((p) => p.proposed > 0)).toBe(true);
+  });
+
   it("refuses a drafter of another vocabulary, bad budgets, bad trees and drafter + constraint", async () => {
     const { model, tokenizer } = tiny;
     expect(() => generate(model, tokenizer, "x", { drafter: new RandomDrafter(512, "deterministic", 2, 1) })).toThrow(

@@ -17,6 +17,7 @@ import { applyProcessors, type LogitsProcessor } from "../processors";
 import type { Rng } from "../rng";
 import { argmax, logSoftmax, softmax } from "../sampling";
 import { acceptChild } from "./acceptance";
+import type { CostPoint } from "./budget";
 import type { Drafter, DraftTree } from "./drafter";
 
 export interface StepStats {
@@ -49,7 +50,15 @@ export interface Produced {
 }
 
 interface EngineOptions {
+  /** most draft nodes per step */
   budget: number;
+  /**
+   * verify(n) ÷ step() (budget.ts). With it the engine backs off: while speculation costs
+   * more than it gains on this machine (a running mean of (accepted + 1) ÷ verify cost in
+   * steps, times the share of the step's time spent verifying rather than drafting, below 0.9), it decodes without drafts for a while (8 steps, doubling up to 256 while
+   * probes keep failing), then tries again.
+   */
+  costCurve?: readonly CostPoint[];
   greedy: boolean;
   /** before truncation: steering, penalties, bias, masks, temperature */
   processors: readonly LogitsProcessor[];
@@ -60,6 +69,11 @@ interface EngineOptions {
 
 export class SpeculativeEngine {
   readonly perStep: StepStats[] = [];
+  /** running mean of (accepted + 1) ÷ verify cost in steps: above 1, speculation pays */
+  private gain = 1;
+  /** steps left without drafts, and the length of the next such pause */
+  private pause = 0;
+  private nextPause = 8;
 
   constructor(
     private readonly model: TreeVerifyingLM,
@@ -81,7 +95,9 @@ export class SpeculativeEngine {
     const pending = context[context.length - 1];
     // room: the tree after the pending token, and one slot for the next pending token
     const room = model.contextLength - model.length - 2;
-    const budget = Math.max(0, Math.min(opts.budget, room));
+    const paused = this.pause > 0;
+    if (paused) this.pause--;
+    const budget = paused ? 0 : Math.max(0, Math.min(opts.budget, room));
     const t0 = performance.now();
     const tree = budget > 0 ? drafter.propose({ tokens: context, budget, rng: opts.rng, sampling: !opts.greedy }) : emptyTree();
     checkTree(tree, budget, vocab, drafter.name, !opts.greedy);
@@ -126,6 +142,8 @@ export class SpeculativeEngine {
     model.commit(path);
     const stats: StepStats = { proposed: n, accepted: path.length - 1, draftMs: t1 - t0, verifyMs: t2 - t1 };
     this.perStep.push(stats);
+    // tokens this step gave ÷ steps its verify cost, scaled down by the time drafting took
+    if (opts.costCurve && n > 0) this.adapt(((path.length / costOf(opts.costCurve, n + 1)) * (t2 - t1)) / Math.max(t2 - t0, 1e-9));
     drafter.observe({
       context,
       tree,
@@ -135,6 +153,20 @@ export class SpeculativeEngine {
       vocabSize: vocab,
     });
     return produced;
+  }
+
+  /** Back off while speculating costs more than it gains; probe again after a doubling pause. */
+  private adapt(stepGain: number): void {
+    this.gain = 0.7 * this.gain + 0.3 * stepGain;
+    // a little hysteresis: one rejected draft after a good run is not yet a reason to stop
+    if (this.gain >= 0.9) {
+      this.nextPause = 8;
+      return;
+    }
+    this.pause = this.nextPause;
+    this.nextPause = Math.min(this.nextPause * 2, 256);
+    // the probe after the pause starts from neutral
+    this.gain = 1;
   }
 
   stats(): SpeculativeStats {
@@ -152,6 +184,18 @@ export class SpeculativeEngine {
       perStep: s,
     };
   }
+}
+
+/** verify cost in steps of `rows` rows, interpolated on the measured curve. */
+function costOf(curve: readonly CostPoint[], rows: number): number {
+  let lo = curve[0];
+  for (const p of curve) {
+    if (p.nodes === rows) return p.ratio;
+    if (p.nodes > rows) return lo.nodes >= rows ? p.ratio : lo.ratio + ((p.ratio - lo.ratio) * (rows - lo.nodes)) / (p.nodes - lo.nodes);
+    lo = p;
+  }
+  // beyond the curve: linear in rows from its last point
+  return (lo.ratio * rows) / lo.nodes;
 }
 
 function emptyTree(): DraftTree {
