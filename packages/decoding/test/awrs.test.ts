@@ -5,39 +5,18 @@
  * unbiased estimate of the allowed mass Z and properly weight the draws (E[w f(x)] = sum of
  * p f over the allowed set); and its errors.
  */
-import type { LoadedModel, Tokenizer } from "@edgespec/models";
+import type { LoadedModel } from "@edgespec/models";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type ConstraintState, TokenConstraint } from "../src/constrained/index";
 import { awrsSample, type ConstrainedDraw, maskedSample } from "../src/constrained/sample";
 import { ConstraintError } from "../src/errors";
 import { type Rng, seededRng } from "../src/rng";
 import { softmax } from "../src/sampling";
+import { BytesTokenizer } from "./bytes-tokenizer";
 import { loadTinyStories } from "./shared";
 import { chiSquare, chiSquarePValue } from "./stats";
 
 // ---- a small byte vocabulary ----
-
-class BytesTokenizer implements Tokenizer {
-  readonly vocabSize: number;
-  readonly bosId = null;
-  readonly addBos = false;
-  constructor(
-    private readonly pieces: (string | null)[],
-    readonly eosIds: readonly number[],
-  ) {
-    this.vocabSize = pieces.length;
-  }
-  encode(): number[] {
-    throw new Error("not needed");
-  }
-  decode(): string {
-    throw new Error("not needed");
-  }
-  tokenBytes(id: number): Uint8Array | null {
-    const p = this.pieces[id];
-    return p === null ? null : new TextEncoder().encode(p);
-  }
-}
 
 /** EOS (id 0) and 159 distinct strings of 1-3 letters a-j. */
 function smallVocab(): BytesTokenizer {

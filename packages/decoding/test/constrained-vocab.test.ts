@@ -12,31 +12,8 @@ import { awrsSample, maskedSample } from "../src/constrained/sample";
 import { ConstraintError } from "../src/errors";
 import { seededRng } from "../src/rng";
 import { argmax } from "../src/sampling";
+import { BytesTokenizer } from "./bytes-tokenizer";
 import { loadTinyStories, sharedDir } from "./shared";
-
-/** A tokenizer made of byte strings; null entries are special tokens. Enough for constraints. */
-class BytesTokenizer implements Tokenizer {
-  readonly vocabSize: number;
-  readonly bosId = null;
-  readonly addBos = false;
-  constructor(
-    private readonly pieces: (number[] | string | null)[],
-    readonly eosIds: readonly number[],
-  ) {
-    this.vocabSize = pieces.length;
-  }
-  encode(): number[] {
-    throw new Error("not needed");
-  }
-  decode(): string {
-    throw new Error("not needed");
-  }
-  tokenBytes(id: number): Uint8Array | null {
-    const p = this.pieces[id];
-    if (p === null) return null;
-    return typeof p === "string" ? new TextEncoder().encode(p) : Uint8Array.from(p);
-  }
-}
 
 // 0: EOS, 1: BOS-like special, then text; "é" is C3 A9, "😀" is F0 9F 98 80
 const PIECES: (number[] | string | null)[] = [

@@ -9,17 +9,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { readLlama2c } from "../src/formats/llama2c";
 import { LlamaModel } from "../src/llama/llama";
 import { weightsFromStore } from "../src/weights";
+import { relErr } from "./golden";
 import { sharedDir } from "./shared";
-
-function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 describe.each(["wasm", "reference"] as const)("sequences on stories260K (%s backend)", (backendName) => {
   let backend: Backend;
@@ -56,7 +47,7 @@ describe.each(["wasm", "reference"] as const)("sequences on stories260K (%s back
       expect(r.rows).toBe(seqs.length);
       for (let i = 0; i < seqs.length; i++) {
         const row = r.logits.subarray(i * vocab, (i + 1) * vocab);
-        expect(maxRelDiff(row, alone[i][j])).toBeLessThan(1e-5);
+        expect(relErr(row, alone[i][j])).toBeLessThan(1e-5);
       }
     }
     for (const [i, s] of seqs.entries()) expect(s.length).toBe(prompts[i].length + steps);
@@ -72,16 +63,16 @@ describe.each(["wasm", "reference"] as const)("sequences on stories260K (%s back
     expect(b.length).toBe(a.length);
     const r = model.stepBatch([a, b], [430, 430]);
     const vocab = model.config.vocabSize;
-    expect(maxRelDiff(r.logits.subarray(vocab), r.logits.subarray(0, vocab))).toBe(0);
+    expect(relErr(r.logits.subarray(vocab), r.logits.subarray(0, vocab))).toBe(0);
     const r2 = model.stepBatch([a, b], [271, 300]);
     model.reset();
     model.prefill([1, 403, 407, 261, 378, 430]);
     const expectB = model.step(300).slice();
-    expect(maxRelDiff(r2.logits.subarray(vocab), expectB)).toBeLessThan(1e-5);
+    expect(relErr(r2.logits.subarray(vocab), expectB)).toBeLessThan(1e-5);
     // rollback then a different token equals a fresh run
     a.rollback(1);
     const back = model.stepBatch([a], [300]);
-    expect(maxRelDiff(back.logits, expectB)).toBeLessThan(1e-5);
+    expect(relErr(back.logits, expectB)).toBeLessThan(1e-5);
     a.free();
     b.free();
   });
@@ -95,7 +86,7 @@ describe.each(["wasm", "reference"] as const)("sequences on stories260K (%s back
     const r = model.stepBatch([copy], [42]);
     model.reset();
     model.prefill([1, ...ids]);
-    expect(maxRelDiff(r.logits, model.step(42))).toBeLessThan(1e-5);
+    expect(relErr(r.logits, model.step(42))).toBeLessThan(1e-5);
     long.free();
     copy.free();
   });
@@ -129,13 +120,13 @@ describe("derived models (early exit, trimmed head) on stories260K", () => {
     const prompt = [1, 403, 407, 261, 378];
     const a = exit2.prefill(prompt).logits.slice();
     const b = twoLayer.prefill(prompt).logits;
-    expect(maxRelDiff(a, b)).toBe(0);
+    expect(relErr(a, b)).toBe(0);
     // its own caches: stepping the derived model leaves the full model's untouched
     expect(full.length).toBe(0);
-    expect(maxRelDiff(exit2.step(430), twoLayer.step(430))).toBe(0);
+    expect(relErr(exit2.step(430), twoLayer.step(430))).toBe(0);
     // and the full derivation is the model itself
     const all = full.derive({});
-    expect(maxRelDiff(all.prefill(prompt).logits.slice(), full.prefill(prompt).logits)).toBe(0);
+    expect(relErr(all.prefill(prompt).logits.slice(), full.prefill(prompt).logits)).toBe(0);
     exit2.free();
     all.free();
     // the base still works after its derived models are freed

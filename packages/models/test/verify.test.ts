@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { readLlama2c } from "../src/formats/llama2c";
 import { LlamaModel } from "../src/llama/llama";
 import { weightsFromStore } from "../src/weights";
+import { relErr } from "./golden";
 import { sharedDir } from "./shared";
 
 function randomTree(rand: () => number, n: number, vocab: number): { tokens: number[]; parents: number[] } {
@@ -26,16 +27,6 @@ function pathTo(parents: readonly number[], node: number): number[] {
   const path: number[] = [];
   for (let i = node; i >= 0; i = parents[i]) path.unshift(i);
   return path;
-}
-
-function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
 }
 
 describe.each(["wasm", "reference"] as const)("verify on stories260K (%s backend)", (backendName) => {
@@ -65,7 +56,7 @@ describe.each(["wasm", "reference"] as const)("verify on stories260K (%s backend
       let last: Float32Array = new Float32Array(0);
       for (const i of path) last = model.step(tokens[i]);
       const got = tree.logits.subarray(node * vocab, (node + 1) * vocab);
-      worst = Math.max(worst, maxRelDiff(got, last));
+      worst = Math.max(worst, relErr(got, last));
     }
     expect(worst).toBeLessThan(1e-5);
   });
@@ -91,7 +82,7 @@ describe.each(["wasm", "reference"] as const)("verify on stories260K (%s backend
     model.prefill(prompt);
     for (const i of path) model.step(tokens[i]);
     const sequential = model.step(42);
-    expect(maxRelDiff(afterCommit, sequential)).toBeLessThan(1e-5);
+    expect(relErr(afterCommit, sequential)).toBeLessThan(1e-5);
   });
 
   it("rejects malformed trees and commits", () => {
