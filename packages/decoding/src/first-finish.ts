@@ -11,7 +11,7 @@ import { DecodingOptionsError } from "./errors";
 import { type BatchedCausalLM, type CausalLM, isBatched, type ModelSequence } from "./model";
 import { applyProcessors, buildProcessors, type LogitsProcessor, type SamplingOptions } from "./processors";
 import { type Rng, seededRng } from "./rng";
-import { argmax, logSoftmax, sampleLogits } from "./sampling";
+import { argmax, logSumExp, sampleLogits } from "./sampling";
 
 export interface FirstFinishOptions extends SamplingOptions {
   /** samples decoded together */
@@ -85,7 +85,7 @@ export function firstFinishSearch(model: CausalLM, promptIds: readonly number[],
           break;
         }
         s.tokens.push(token);
-        s.logprobs.push(logSoftmax(logits)[token]);
+        s.logprobs.push(logits[token] - logSumExp(logits));
         steps = Math.max(steps, t + 1);
         if (t + 1 < opts.maxTokens) {
           logits = model.step(token);
@@ -120,7 +120,7 @@ export function firstFinishSearch(model: CausalLM, promptIds: readonly number[],
       if (someoneFinished) break;
       samples.forEach((s, i) => {
         s.tokens.push(tokens[i]);
-        s.logprobs.push(logSoftmax(logits[i])[tokens[i]]);
+        s.logprobs.push(logits[i][tokens[i]] - logSumExp(logits[i]));
       });
       steps = t + 1;
       if (t + 1 === opts.maxTokens) break;

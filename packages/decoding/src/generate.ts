@@ -23,10 +23,10 @@ const NO_TRUNCATION = { topK: undefined, topP: undefined, minP: undefined, typic
 
 import { encodePrompt, type PromptInput } from "./prompt";
 import { type Rng, seededRng } from "./rng";
-import { argmax, logSoftmax, sampleLogits } from "./sampling";
+import { argmax, logSumExp, sampleLogits } from "./sampling";
 import { type CostPoint, draftBudget, verifyCostCurve } from "./speculative/budget";
 import type { Drafter } from "./speculative/drafter";
-import { type Produced, SpeculativeEngine, type SpeculativeStats } from "./speculative/engine";
+import { checkDrafterVocabulary, type Produced, SpeculativeEngine, type SpeculativeStats } from "./speculative/engine";
 import { steeringProcessor } from "./steering";
 import { StopStrings } from "./stop-strings";
 
@@ -221,8 +221,7 @@ function planGeneration(model: CausalLM, tokenizer: Tokenizer, input: PromptInpu
   if (o.drafter) {
     if (o.constraint) throw new DecodingOptionsError("a drafter and a constraint do not combine yet; pick one");
     if (!canVerifyTrees(model)) throw new DecodingOptionsError("speculative decoding needs a model with verify(tree) and commit(path)");
-    if (o.drafter.vocabSize !== vocab)
-      throw new DecodingOptionsError(`drafter ${o.drafter.name} proposes ids of a ${o.drafter.vocabSize}-token vocabulary; the model has ${vocab}`);
+    checkDrafterVocabulary(o.drafter, vocab);
     if (o.draftBudget !== undefined && (!Number.isInteger(o.draftBudget) || o.draftBudget < 0 || o.draftBudget > 1024))
       throw new DecodingOptionsError(`draftBudget must be an integer in [0, 1024], got ${o.draftBudget}`);
     // an explicit budget is used as given; the measured one comes with back-off when speculation does not pay
@@ -328,13 +327,12 @@ async function* decode(
       let produced: Produced[];
       if (engine && tokens.length > 0) produced = engine.step(context);
       else {
-        const lp = logSoftmax(logits);
         const token = pick(logits);
         if (token < 0) {
           reason = "constraint";
           break;
         }
-        produced = [{ token, logprob: lp[token] }];
+        produced = [{ token, logprob: logits[token] - logSumExp(logits) }];
       }
       for (const { token, logprob } of produced) {
         if (tokens.length === 0) firstTokenAt = now();

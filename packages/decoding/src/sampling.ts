@@ -11,15 +11,20 @@ export function argmax(x: ArrayLike<number>): number {
   return best;
 }
 
-/** log softmax(x) in float64. */
-export function logSoftmax(x: ArrayLike<number>): Float64Array {
+/** log Σ exp(x) in float64, with the max subtracted: log softmax(x)[i] = x[i] − logSumExp(x). */
+export function logSumExp(x: ArrayLike<number>): number {
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < x.length; i++) if (x[i] > max) max = x[i];
-  const out = new Float64Array(x.length);
   if (max === Number.NEGATIVE_INFINITY) throw new DecodingOptionsError("every token is masked: no token can be sampled");
   let sum = 0;
   for (let i = 0; i < x.length; i++) sum += Math.exp(x[i] - max);
-  const lse = max + Math.log(sum);
+  return max + Math.log(sum);
+}
+
+/** log softmax(x) in float64. */
+export function logSoftmax(x: ArrayLike<number>): Float64Array {
+  const lse = logSumExp(x);
+  const out = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) out[i] = x[i] - lse;
   return out;
 }

@@ -11,10 +11,9 @@ import { LocalModelSource } from "@edgespec/models/node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type ByteDfa, compileRegex, jsonSchemaToRegex, TokenConstraint } from "../src/constrained/index";
 import { decimalRange, integerRange } from "../src/constrained/json-regex";
-import { awrsSample, maskedSample } from "../src/constrained/sample";
 import { ConstraintError } from "../src/errors";
 import { type Rng, seededRng } from "../src/rng";
-import { argmax } from "../src/sampling";
+import { constrainedDecode, type Mode } from "./constrained-decode";
 import { loadTinyStories, sharedDir } from "./shared";
 
 // ---- an independent validator for the keywords the tests use ----
@@ -315,39 +314,7 @@ describe("JSON Schema errors before decoding", () => {
 
 // ---- real models ----
 
-type Mode = "greedy" | "mask" | "awrs";
-
-/** A small constrained decode loop; returns the tokens (EOS left out) and whether the constraint finished. */
-function decode(loaded: LoadedModel, c: TokenConstraint, prompt: string, mode: Mode, seed: number, maxTokens: number) {
-  const { model, tokenizer } = loaded;
-  const rng = seededRng(seed);
-  model.reset();
-  let logits = model.prefill([tokenizer.bosId ?? 1, ...tokenizer.encode(prompt)]).logits;
-  let state = c.initial();
-  const tokens: number[] = [];
-  let finished = false;
-  for (let i = 0; i < maxTokens; i++) {
-    if (c.isFinished(state)) {
-      finished = true;
-      break;
-    }
-    let token: number;
-    if (mode === "greedy") {
-      const mask = c.mask(state);
-      token = argmax(Float32Array.from(logits, (x, t) => (mask[t] ? x : Number.NEGATIVE_INFINITY)));
-    } else token = (mode === "mask" ? maskedSample : awrsSample)(c, state, logits, rng).token;
-    const next = c.advance(state, token);
-    if (next === null) throw new Error(`token ${token} was drawn but is not allowed`);
-    state = next;
-    if (tokenizer.eosIds.includes(token)) {
-      finished = true;
-      break;
-    }
-    tokens.push(token);
-    logits = model.step(token);
-  }
-  return { tokens, finished, text: c.text(tokens) };
-}
+const decode = constrainedDecode;
 
 const RUNS: [Mode, number][] = [
   ["greedy", 0],

@@ -8,11 +8,11 @@ import { readFileSync } from "node:fs";
 import { type LoadedModel, SpmTokenizer, type Tokenizer } from "@edgespec/models";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type ConstraintState, TokenConstraint } from "../src/constrained/index";
-import { awrsSample, maskedSample } from "../src/constrained/sample";
+import { awrsSample } from "../src/constrained/sample";
 import { ConstraintError } from "../src/errors";
 import { seededRng } from "../src/rng";
-import { argmax } from "../src/sampling";
 import { BytesTokenizer } from "./bytes-tokenizer";
+import { constrainedDecode, type Mode } from "./constrained-decode";
 import { loadTinyStories, sharedDir } from "./shared";
 
 // 0: EOS, 1: BOS-like special, then text; "é" is C3 A9, "😀" is F0 9F 98 80
@@ -159,43 +159,14 @@ describe("TokenConstraint on real vocabularies", () => {
   });
 });
 
-type Mode = "greedy" | "mask" | "awrs";
-
 describe("regex-constrained decoding with TinyStories-656K: every output matches", () => {
   let loaded: LoadedModel;
   beforeAll(async () => {
     loaded = await loadTinyStories();
   });
 
-  function decode(c: TokenConstraint, prompt: string, mode: Mode, seed: number, maxTokens: number) {
-    const { model, tokenizer } = loaded;
-    const rng = seededRng(seed);
-    model.reset();
-    let logits = model.prefill([tokenizer.bosId ?? 1, ...tokenizer.encode(prompt)]).logits;
-    let state = c.initial();
-    const tokens: number[] = [];
-    let finished = false;
-    for (let i = 0; i < maxTokens && !finished; i++) {
-      if (c.isFinished(state)) {
-        finished = true;
-        break;
-      }
-      let token: number;
-      if (mode === "greedy") {
-        const mask = c.mask(state);
-        token = argmax(Float32Array.from(logits, (x, t) => (mask[t] ? x : Number.NEGATIVE_INFINITY)));
-      } else token = (mode === "mask" ? maskedSample : awrsSample)(c, state, logits, rng).token;
-      const next = c.advance(state, token);
-      if (next === null) throw new Error(`token ${token} was drawn but is not allowed`);
-      state = next;
-      if (tokenizer.eosIds.includes(token)) finished = true;
-      else {
-        tokens.push(token);
-        logits = model.step(token);
-      }
-    }
-    return { tokens, finished: finished || c.isFinished(state), text: c.text(tokens) };
-  }
+  const decode = (c: TokenConstraint, prompt: string, mode: Mode, seed: number, maxTokens: number) =>
+    constrainedDecode(loaded, c, prompt, mode, seed, maxTokens);
 
   const PATTERNS = [
     "(Lily|Tom|Sue) (went to the (park|shop|zoo)|had a (red|big|small) (ball|dog|cat))\\.",

@@ -25,6 +25,7 @@
  * forward (`evalBatch`), with the draft model's verify over the nodes and their ancestors.
  */
 import { DecodingOptionsError, type DraftContext, type DraftTree } from "@edgespec/decoding";
+import { MinHeap } from "@edgespec/models";
 import { checkInt, DraftModelBase, type DraftModelOptions, drawFrom, topK } from "./draft-model";
 
 export interface DySpecOptions extends DraftModelOptions {
@@ -82,7 +83,7 @@ export class DySpecDrafter extends DraftModelBase {
     const tokens: number[] = [];
     const parents: number[] = [];
     const states = new Map<number, NodeState>();
-    const heap = new MaxHeap<Entry>((a, b) => a.key - b.key || b.seq - a.seq);
+    const heap = new MinHeap<Entry>((a, b) => a.key > b.key || (a.key === b.key && a.seq < b.seq));
     let seq = 0;
     const state = (value: number, depth: number): NodeState => ({ value, depth, q: null, order: [], taken: new Set(), mass: 0 });
 
@@ -105,7 +106,7 @@ export class DySpecDrafter extends DraftModelBase {
     const evaluate = (first: Entry) => {
       const batch = [first.node];
       if (this.evalBatch > 1) {
-        const waiting = heap.items.filter((e) => e.kind === "eval" && e.node !== first.node && !(states.get(e.node) as NodeState).q);
+        const waiting = heap.values().filter((e) => e.kind === "eval" && e.node !== first.node && !(states.get(e.node) as NodeState).q);
         waiting.sort((a, b) => b.key - a.key || a.seq - b.seq);
         for (const e of waiting.slice(0, this.evalBatch - 1)) batch.push(e.node);
       }
@@ -147,49 +148,5 @@ export class DySpecDrafter extends DraftModelBase {
     const dists = new Map<number, Float32Array>();
     for (const p of new Set(parents)) dists.set(p, (states.get(p) as NodeState).q as Float32Array);
     return { tokens, parents, mode: "without-replacement", childDist: this.childDistOf(dists) };
-  }
-}
-
-/** A binary max-heap. */
-class MaxHeap<T> {
-  readonly items: T[] = [];
-  constructor(private readonly cmp: (a: T, b: T) => number) {}
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  push(x: T): void {
-    const a = this.items;
-    a.push(x);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (this.cmp(a[i], a[p]) <= 0) break;
-      [a[i], a[p]] = [a[p], a[i]];
-      i = p;
-    }
-  }
-
-  pop(): T | undefined {
-    const a = this.items;
-    if (a.length === 0) return undefined;
-    const top = a[0];
-    const last = a.pop() as T;
-    if (a.length > 0) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && this.cmp(a[l], a[m]) > 0) m = l;
-        if (r < a.length && this.cmp(a[r], a[m]) > 0) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m], a[i]];
-        i = m;
-      }
-    }
-    return top;
   }
 }

@@ -8,6 +8,7 @@
  * `budget` best nodes form a subtree listed parents first.
  */
 import { DecodingOptionsError } from "@edgespec/decoding";
+import { MinHeap } from "@edgespec/models";
 
 export type TemplatePath = readonly number[];
 
@@ -138,41 +139,14 @@ export function buildTemplate(size: number, prior: readonly number[], maxChildre
     seq: number;
   }
   const out: TemplatePath[] = [];
-  const heap: Cand[] = [];
   let seq = 0;
-  const better = (a: Cand, b: Cand) =>
-    a.score > b.score || (a.score === b.score && (a.path.length < b.path.length || (a.path.length === b.path.length && a.seq < b.seq)));
-  const push = (c: Cand) => {
-    heap.push(c);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!better(heap[i], heap[p])) break;
-      [heap[i], heap[p]] = [heap[p], heap[i]];
-      i = p;
-    }
-  };
-  const pop = (): Cand => {
-    const top = heap[0];
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && better(heap[l], heap[m])) m = l;
-        if (r < heap.length && better(heap[r], heap[m])) m = r;
-        if (m === i) break;
-        [heap[i], heap[m]] = [heap[m], heap[i]];
-        i = m;
-      }
-    }
-    return top;
-  };
+  const heap = new MinHeap<Cand>(
+    (a, b) => a.score > b.score || (a.score === b.score && (a.path.length < b.path.length || (a.path.length === b.path.length && a.seq < b.seq))),
+  );
+  const push = (c: Cand) => heap.push(c);
+  const pop = () => heap.pop() as Cand;
   push({ path: [0], score: rankPrior(prior, 0), seq: seq++ });
-  while (out.length < size && heap.length > 0) {
+  while (out.length < size && heap.size > 0) {
     const c = pop();
     out.push(c.path);
     const parentScore = c.score / rankPrior(prior, c.path[c.path.length - 1]);

@@ -16,5 +16,6 @@ export { type DeriveOptions, type ForwardResult, LlamaModel, type LlamaOptions, 
 export { ggufToHfName, type LoadedLlama, type LoadedModel, type LoadOptions, loadCausalLM, loadLlama } from "./load";
 export { type LoadedEncoder, loadEncoder } from "./load-encoder";
 export * from "./sources/index";
+export { MinHeap } from "./tokenizers/heap";
 export * from "./tokenizers/index";
 export { StreamedWeights, storedToF32, uploadWeight, WEIGHT_DTYPES, type WeightDType, type WeightSource, weightsFromStore } from "./weights";

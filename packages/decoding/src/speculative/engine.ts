@@ -15,7 +15,7 @@ import { DecodingOptionsError } from "../errors";
 import type { TreeVerifyingLM } from "../model";
 import { applyProcessors, type LogitsProcessor } from "../processors";
 import type { Rng } from "../rng";
-import { argmax, logSoftmax, softmax } from "../sampling";
+import { argmax, logSumExp, softmax } from "../sampling";
 import { acceptChild } from "./acceptance";
 import type { CostPoint } from "./budget";
 import type { Drafter, DraftTree } from "./drafter";
@@ -80,9 +80,7 @@ export class SpeculativeEngine {
     private readonly drafter: Drafter,
     private readonly opts: EngineOptions,
   ) {
-    const vocab = model.config.vocabSize;
-    if (drafter.vocabSize !== vocab)
-      throw new DecodingOptionsError(`drafter ${drafter.name} proposes ids of a ${drafter.vocabSize}-token vocabulary; the model has ${vocab}`);
+    checkDrafterVocabulary(drafter, model.config.vocabSize);
   }
 
   /**
@@ -114,7 +112,7 @@ export class SpeculativeEngine {
     let node = 0;
     for (;;) {
       const row = out.logits.subarray(node * vocab, (node + 1) * vocab);
-      const lp = logSoftmax(row);
+      const lse = logSumExp(row);
       const work = row.slice();
       const ctx = pathTokens.length ? [...context, ...pathTokens] : context;
       applyProcessors(opts.processors, work, ctx);
@@ -133,7 +131,7 @@ export class SpeculativeEngine {
         next = a.accepted;
         token = a.token;
       }
-      produced.push({ token, logprob: lp[token] });
+      produced.push({ token, logprob: row[token] - lse });
       if (next < 0) break;
       node = kids[next];
       path.push(node);
@@ -196,6 +194,12 @@ function costOf(curve: readonly CostPoint[], rows: number): number {
   }
   // beyond the curve: linear in rows from its last point
   return (lo.ratio * rows) / lo.nodes;
+}
+
+/** A drafter must propose ids of the model's vocabulary (a transplanted drafter is mapped before it gets here). */
+export function checkDrafterVocabulary(drafter: Drafter, vocab: number): void {
+  if (drafter.vocabSize !== vocab)
+    throw new DecodingOptionsError(`drafter ${drafter.name} proposes ids of a ${drafter.vocabSize}-token vocabulary; the model has ${vocab}`);
 }
 
 function emptyTree(): DraftTree {

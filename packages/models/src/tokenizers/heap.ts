@@ -1,10 +1,18 @@
-/** A binary min-heap; BPE/SPM merging pops the best pair in O(log n) instead of rescanning the word. */
+/**
+ * A binary heap that pops the item `before` puts first; BPE/SPM merging pops the best pair in
+ * O(log n) instead of rescanning the word, drafters pop their best tree candidates.
+ */
 export class MinHeap<T> {
   private items: T[] = [];
   constructor(private readonly before: (a: T, b: T) => boolean) {}
 
   get size(): number {
     return this.items.length;
+  }
+
+  /** The items waiting, in heap order (not sorted). */
+  values(): readonly T[] {
+    return this.items;
   }
 
   push(item: T): void {
