@@ -9,10 +9,14 @@
  * projected speedup instead: the MAT measured on TinyStories-656K with the budget that
  * SmolLM2's own verify cost curve picks, × step cost ÷ verify cost at that budget.
  *
+ * The drafters include stories260K transplanted onto TinyStories-656K's tokenizer (see
+ * transplant.ts): a draft model across tokenizers, for TinyStories-656K only.
+ *
  *   edgespec bench spec [--drafter a,b,...] [--quick] [--json]
  */
 
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DecodingOptionsError, type Drafter, draftBudget, generate, verifyCostCurve } from "@edgespec/decoding";
@@ -23,6 +27,7 @@ import { WasmBackend } from "@edgespec/runtime";
 import { randomWeights, SHAPES } from "./decode";
 import { SPEC_SUITE, type SpecCategory } from "./spec-suite";
 import { median } from "./stats";
+import { writeTransplantedDrafter } from "./transplant";
 
 export interface SpecResult {
   model: string;
@@ -74,7 +79,10 @@ export async function benchSpec(argv: string[]): Promise<number> {
   const at = argv.indexOf("--drafter");
   const fastdraft = `model:${join(repoRoot, "packages", "drafters", "weights", "fastdraft-tinystories")}`;
   // the distilled drafter shares TinyStories-656K's tokenizer only; drafters that do not fit a model are skipped for it
-  const drafterSpecs = at >= 0 ? (argv[at + 1] ?? "").split(",").filter(Boolean) : [...DRAFTER_SPECS, fastdraft];
+  // stories260K given TinyStories-656K's tokenizer by OMP: a draft model across tokenizers
+  const scratch = mkdtempSync(join(tmpdir(), "edgespec-spec-"));
+  const transplanted = `model:${await writeTransplantedDrafter(scratch)}`;
+  const drafterSpecs = at >= 0 ? (argv[at + 1] ?? "").split(",").filter(Boolean) : [...DRAFTER_SPECS, fastdraft, transplanted];
   const bi = argv.indexOf("--budget");
   const fixedBudget = bi >= 0 ? Number(argv[bi + 1]) : undefined;
   if (fixedBudget !== undefined && (!Number.isInteger(fixedBudget) || fixedBudget < 0))
@@ -235,6 +243,7 @@ export async function benchSpec(argv: string[]): Promise<number> {
     }
     model.free();
   }
+  rmSync(scratch, { recursive: true, force: true });
   const bad = results.filter((r) => !r.identical);
   if (json) process.stdout.write(`${JSON.stringify({ results })}\n`);
   if (bad.length) {

@@ -1,11 +1,13 @@
 /**
- * edgespec command line: `edgespec generate ...` and `edgespec bench decode ...` (see HELP).
+ * edgespec command line: `edgespec generate ...`, `edgespec transplant ...` and `edgespec bench ...` (see HELP).
  */
 
 import { benchDecode } from "@edgespec/bench/decode";
 import { benchSpec } from "@edgespec/bench/spec";
+import { benchTransplant } from "@edgespec/bench/transplant";
 import { EdgespecError } from "@edgespec/runtime";
 import { generateCommand } from "./generate";
+import { transplantCommand } from "./transplant";
 import { UsageError } from "./usage";
 
 const HELP = `usage:
@@ -19,8 +21,11 @@ const HELP = `usage:
       search:       --beams N [--diverse-groups G] [--diversity-penalty L] [--length-penalty A]
                   | --momentum [--momentum-alpha A] [--momentum-k K]
                   | --first-finish N
+  edgespec transplant --base <model> --donor <model> [--k 64] [--method omp|mean|zero|randn]
+                     --out <dir> [--base-tokenizer FILE] [--donor-tokenizer FILE] [--seed S] [--json]
   edgespec bench decode [--shape smollm2-135m] [--dtype f32,q8_0,q4_0] [--quick] [--json]
   edgespec bench spec [--drafter lookup,recycling,...] [--quick] [--json]
+  edgespec bench transplant [--quick] [--json]
 
 generate prints the generated text (not the prompt) as it is produced; --stats adds timings
 on stderr; --json prints one object {"text", "tokens", "finish_reason", "stats"} at the end.
@@ -30,7 +35,10 @@ through the model's chat template. --regex / --json-schema constrain the output 
 --drafter turns on speculative decoding: the same output (greedy) or the same distribution
 (sampling), several tokens per forward; the draft budget defaults to the measured cost of
 verifying a tree on this machine.
-A llama2.c checkpoint needs --tokenizer tokenizer.bin.`;
+A llama2.c checkpoint needs --tokenizer tokenizer.bin.
+transplant writes the base model with the donor's tokenizer (embed_tokens and lm_head rebuilt
+by Orthogonal Matching Pursuit over the tokens both share) as a Hugging Face folder; a
+llama2.c folder's tokenizer (tok*.bin / tokenizer.bin beside the .bin) is found by itself.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -39,11 +47,13 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   if (command === "generate") return generateCommand(rest);
+  if (command === "transplant") return transplantCommand(rest);
   if (command === "bench") {
     const [what, ...args] = rest;
     if (what === "decode") return benchDecode(args);
     if (what === "spec") return benchSpec(args);
-    throw new UsageError(`unknown benchmark ${JSON.stringify(what ?? "")}; available: decode, spec`);
+    if (what === "transplant") return benchTransplant(args);
+    throw new UsageError(`unknown benchmark ${JSON.stringify(what ?? "")}; available: decode, spec, transplant`);
   }
   throw new UsageError(`unknown command ${JSON.stringify(command)}`);
 }

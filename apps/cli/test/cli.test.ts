@@ -284,3 +284,51 @@ describe("edgespec generate", () => {
     expect(r.stderr).not.toMatch(/internal error|at .*\.js/);
   });
 });
+
+describe("edgespec transplant", () => {
+  it("writes stories260K with TinyStories-656K's tokenizer as a folder that generate loads", async () => {
+    const out = join(tmp, "transplanted");
+    const r = await cli(["transplant", "--base", STORIES, "--donor", TINY, "--k", "8", "--out", out, "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary).toMatchObject({ method: "omp", k: 8, vocab_size: 2048, tied: true });
+    expect(summary.anchors + summary.approximated).toBe(2048);
+    expect(summary.files.sort()).toEqual([
+      "config.json",
+      "generation_config.json",
+      "model.safetensors",
+      "special_tokens_map.json",
+      "tokenizer.json",
+      "tokenizer_config.json",
+    ]);
+    const config = JSON.parse(readFileSync(join(out, "config.json"), "utf8"));
+    expect(config).toMatchObject({ vocab_size: 2048, hidden_size: 64, num_hidden_layers: 5, bos_token_id: 1, eos_token_id: 2 });
+    expect(config.edgespec_transplant).toMatchObject({ method: "omp", k: 8, base: STORIES, donor: TINY });
+    const g = await cli(["generate", "--model", out, "--prompt", "Once upon a time", "--max-tokens", "6", "--json"]);
+    expect(g.code).toBe(0);
+    const gen = JSON.parse(g.stdout);
+    expect(gen.tokens).toHaveLength(6);
+    expect(gen.tokens.every((t: number) => t >= 0 && t < 2048)).toBe(true);
+  });
+
+  it("never writes into a folder that holds files, and names bad options", async () => {
+    const out = join(tmp, "occupied");
+    rmSync(out, { recursive: true, force: true });
+    (await import("node:fs")).mkdirSync(out);
+    writeFileSync(join(out, "keep.txt"), "mine");
+    const r = await cli(["transplant", "--base", STORIES, "--donor", TINY, "--out", out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/exists and is not empty; choose a new folder \(nothing is overwritten\)/);
+    expect(readFileSync(join(out, "keep.txt"), "utf8")).toBe("mine");
+    expect((await import("node:fs")).readdirSync(out)).toEqual(["keep.txt"]);
+
+    const m = await cli(["transplant", "--base", STORIES, "--donor", TINY, "--method", "fancy", "--out", join(tmp, "x")]);
+    expect(m.code).toBe(2);
+    expect(m.stderr).toMatch(/--method must be one of omp, mean, zero, randn/);
+    const k = await cli(["transplant", "--base", STORIES, "--donor", TINY, "--k", "500", "--out", join(tmp, "y")]);
+    expect(k.code).toBe(1);
+    expect(k.stderr).toMatch(/k = 500 is larger than the anchor set/);
+    expect((await import("node:fs")).existsSync(join(tmp, "y"))).toBe(false);
+  });
+});

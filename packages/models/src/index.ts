@@ -9,7 +9,7 @@ export { type BertActivation, type BertConfig, bertConfigFromHf } from "./bert/c
 export { ModelFormatError, TokenizerError, UnsupportedModelError } from "./errors";
 export { type GgufHeader, type GgufTensorInfo, type GgufValue, parseGgufHeader, readGguf, streamGguf } from "./formats/gguf";
 export { readLlama2c } from "./formats/llama2c";
-export { parseSafetensorsHeader, readSafetensors, streamSafetensors } from "./formats/safetensors";
+export { encodeSafetensors, parseSafetensorsHeader, readSafetensors, safetensorsHeaderBytes, streamSafetensors } from "./formats/safetensors";
 export { MapTensorStore, type StoredDType, type StoredTensor, type TensorStore } from "./formats/stored";
 export { type LlamaConfig, llamaConfigFromGguf, llamaConfigFromHf } from "./llama/config";
 export { type DeriveOptions, type ForwardResult, LlamaModel, type LlamaOptions, LlamaSequence } from "./llama/llama";

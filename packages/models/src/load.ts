@@ -98,10 +98,15 @@ async function loadHf(source: ModelSource, backend: Backend, opts: LoadOptions, 
     await streamShards(source, shards, weights, opts);
     let tokenizer: Tokenizer | undefined;
     if (withTokenizer) {
-      if (!(await source.has("tokenizer.json"))) throw new ModelFormatError(source.location, "has no tokenizer.json");
-      const tokJson = await readJson(source, "tokenizer.json", opts);
-      const tokCfg = (await source.has("tokenizer_config.json")) ? await readJson(source, "tokenizer_config.json", opts) : {};
-      tokenizer = new HfTokenizer(tokJson, tokCfg, generation);
+      if (await source.has("tokenizer.json")) {
+        const tokJson = await readJson(source, "tokenizer.json", opts);
+        const tokCfg = (await source.has("tokenizer_config.json")) ? await readJson(source, "tokenizer_config.json", opts) : {};
+        tokenizer = new HfTokenizer(tokJson, tokCfg, generation);
+      } else if (await source.has("tokenizer.bin")) {
+        // a llama2.c vocabulary beside HF weights: what a transplant onto a llama2.c tokenizer writes
+        const bytes = await source.open("tokenizer.bin", { signal: opts.signal });
+        tokenizer = SpmTokenizer.fromLlama2c(bytes, config.vocabSize, fileLabel(source, "tokenizer.bin"));
+      } else throw new ModelFormatError(source.location, "has no tokenizer.json (nor a llama2.c tokenizer.bin)");
     }
     const model = new LlamaModel(backend, config, weights, opts);
     weights.dispose();

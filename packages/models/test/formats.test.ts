@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { ModelFormatError } from "../src/errors";
 import { readGguf, streamGguf } from "../src/formats/gguf";
 import { readLlama2c } from "../src/formats/llama2c";
-import { readSafetensors, streamSafetensors } from "../src/formats/safetensors";
+import { encodeSafetensors, readSafetensors, streamSafetensors } from "../src/formats/safetensors";
 import { sharedDir } from "./shared";
 
 const GGUF = join(__dirname, "golden/gguf/llama-gqa3.f16.gguf");
@@ -240,3 +240,29 @@ function findBytes(hay: Uint8Array, needle: Uint8Array): number {
   }
   throw new Error("not found");
 }
+
+describe("encodeSafetensors", () => {
+  it("writes what readSafetensors reads back, with 8-byte aligned data", () => {
+    const a = Float32Array.from({ length: 6 }, (_, i) => i - 2.5);
+    const b = Uint16Array.from([0x3c00, 0xc000, 0x7bff]);
+    const bytes = encodeSafetensors(
+      [
+        { name: "a", dtype: "F32", shape: [2, 3], data: new Uint8Array(a.buffer) },
+        { name: "b.weight", dtype: "F16", shape: [3], data: new Uint8Array(b.buffer) },
+      ],
+      { producer: "test" },
+    );
+    const { header, store } = readSafetensors("x.safetensors", bytes);
+    expect(header.dataStart % 8).toBe(0);
+    expect(header.metadata).toEqual({ format: "pt", producer: "test" });
+    expect(store.get("a").shape).toEqual([2, 3]);
+    expect(Array.from(new Float32Array(store.get("a").data.slice().buffer))).toEqual(Array.from(a));
+    expect(store.get("b.weight").dtype).toBe("F16");
+    expect(Array.from(new Uint16Array(store.get("b.weight").data.slice().buffer))).toEqual([0x3c00, 0xc000, 0x7bff]);
+  });
+
+  it("refuses data that does not match its shape, and block formats", () => {
+    expect(() => encodeSafetensors([{ name: "a", dtype: "F32", shape: [2, 3], data: new Uint8Array(20) }])).toThrow(/holds 20 bytes; F32 \[2, 3\] needs 24/);
+    expect(() => encodeSafetensors([{ name: "q", dtype: "Q8_0", shape: [32], data: new Uint8Array(34) }])).toThrow(/cannot be written to safetensors/);
+  });
+});

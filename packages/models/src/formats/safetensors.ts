@@ -116,3 +116,50 @@ export async function* streamSafetensors(file: string, stream: ReadableStream<Ui
     await r.cancel();
   }
 }
+
+const ITEM_BYTES: Partial<Record<StoredDType, number>> = { F32: 4, F16: 2, BF16: 2 };
+
+/**
+ * The header of a safetensors file holding `entries` back to back in that order: u64 LE length
+ * plus the JSON, padded with spaces to a multiple of 8 so the data that follows stays aligned.
+ */
+export function safetensorsHeaderBytes(
+  entries: readonly { name: string; dtype: StoredDType; shape: readonly number[] }[],
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: { format: "pt", ...metadata } };
+  let off = 0;
+  for (const { name, dtype, shape } of entries) {
+    const item = ITEM_BYTES[dtype];
+    if (!item) throw new ModelFormatError(name, `dtype ${dtype} cannot be written to safetensors (F32, F16, BF16)`);
+    const nbytes = shape.reduce((a, b) => a * b, 1) * item;
+    header[name] = { dtype, shape, data_offsets: [off, off + nbytes] };
+    off += nbytes;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = json.length + ((8 - (json.length % 8)) % 8);
+  const out = new Uint8Array(8 + padded).fill(0x20);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  return out;
+}
+
+/** A whole safetensors file from in-memory tensors (their `data` must match dtype and shape). */
+export function encodeSafetensors(tensors: readonly StoredTensor[], metadata?: Record<string, string>): Uint8Array {
+  const head = safetensorsHeaderBytes(tensors, metadata);
+  let total = head.length;
+  for (const t of tensors) {
+    const expect = storedByteLength(t.dtype, t.shape);
+    if (expect !== t.data.byteLength)
+      throw new ModelFormatError(t.name, `holds ${t.data.byteLength} bytes; ${t.dtype} [${t.shape.join(", ")}] needs ${expect}`);
+    total += t.data.byteLength;
+  }
+  const out = new Uint8Array(total);
+  out.set(head, 0);
+  let at = head.length;
+  for (const t of tensors) {
+    out.set(t.data, at);
+    at += t.data.byteLength;
+  }
+  return out;
+}

@@ -43,6 +43,11 @@ export class HfTokenizer implements Tokenizer {
   readonly bosId: number | null;
   readonly eosIds: readonly number[];
   readonly addBos: boolean;
+  /** tokenizer.json's model.type: "BPE", "WordPiece", "Unigram"... */
+  readonly modelType: string;
+  /** the unknown and padding tokens the configs name, or null */
+  readonly unkId: number | null;
+  readonly padId: number | null;
   protected readonly core: HfCore;
   private readonly template: ChatTemplate | undefined;
   private readonly bytes: HfTokenBytes;
@@ -66,6 +71,11 @@ export class HfTokenizer implements Tokenizer {
       return text === undefined ? undefined : this.core.token_to_id(text);
     };
     this.bosId = opts.bosId !== undefined ? opts.bosId : (idOf("bos_token") ?? null);
+    const model = tokenizerJson.model as Json | undefined;
+    this.modelType = typeof model?.type === "string" ? model.type : "unknown";
+    const modelUnk = typeof model?.unk_token === "string" ? this.core.token_to_id(model.unk_token) : undefined;
+    this.unkId = idOf("unk_token") ?? modelUnk ?? null;
+    this.padId = idOf("pad_token") ?? null;
     if (opts.eosIds) this.eosIds = opts.eosIds;
     else {
       const eos = new Set<number>();
