@@ -7,6 +7,7 @@ import { benchSpec } from "@edgespec/bench/spec";
 import { benchTransplant } from "@edgespec/bench/transplant";
 import { EdgespecError } from "@edgespec/runtime";
 import { generateCommand } from "./generate";
+import { serveCommand } from "./serve";
 import { transplantCommand } from "./transplant";
 import { UsageError } from "./usage";
 
@@ -23,6 +24,8 @@ const HELP = `usage:
                   | --first-finish N
   edgespec transplant --base <model> --donor <model> [--k 64] [--method omp|mean|zero|randn]
                      --out <dir> [--base-tokenizer FILE] [--donor-tokenizer FILE] [--seed S] [--json]
+  edgespec serve --model <dir|file|url|org/name> [--tokenizer FILE] [--id NAME] [--dtype D]
+                 [--host 127.0.0.1] [--port 8787] [--max-tokens N] [--max-concurrent N] [--preload]
   edgespec bench decode [--shape smollm2-135m] [--dtype f32,q8_0,q4_0] [--quick] [--json]
   edgespec bench spec [--drafter lookup,recycling,...] [--quick] [--json]
   edgespec bench transplant [--quick] [--json]
@@ -36,6 +39,8 @@ through the model's chat template. --regex / --json-schema constrain the output 
 (sampling), several tokens per forward; the draft budget defaults to the measured cost of
 verifying a tree on this machine.
 A llama2.c checkpoint needs --tokenizer tokenizer.bin.
+serve answers OpenAI-compatible POST /v1/completions and /v1/chat/completions (SSE with
+"stream": true), GET /v1/models and /healthz, as the Cloudflare Worker does.
 transplant writes the base model with the donor's tokenizer (embed_tokens and lm_head rebuilt
 by Orthogonal Matching Pursuit over the tokens both share) as a Hugging Face folder; a
 llama2.c folder's tokenizer (tok*.bin / tokenizer.bin beside the .bin) is found by itself.`;
@@ -48,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === "generate") return generateCommand(rest);
   if (command === "transplant") return transplantCommand(rest);
+  if (command === "serve") return serveCommand(rest);
   if (command === "bench") {
     const [what, ...args] = rest;
     if (what === "decode") return benchDecode(args);

@@ -332,3 +332,40 @@ describe("edgespec transplant", () => {
     expect((await import("node:fs")).existsSync(join(tmp, "y"))).toBe(false);
   });
 });
+
+describe("edgespec serve", () => {
+  it("serves the OpenAI-compatible API on 127.0.0.1 and stops on SIGTERM", async () => {
+    const p = spawn(process.execPath, [CLI, "serve", "--model", TINY, "--port", "0", "--max-tokens", "64"]);
+    let stderr = "";
+    const address = await new Promise<string>((done, fail) => {
+      p.stderr.on("data", (d) => {
+        stderr += d;
+        const m = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+        if (m) done(m[1]);
+      });
+      p.on("close", () => fail(new Error(`serve exited: ${stderr}`)));
+    });
+    try {
+      const res = await fetch(`${address}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt: "Once upon a time", max_tokens: 8, temperature: 0 }),
+      });
+      expect(res.status).toBe(200);
+      const body = await res.json();
+      // the same greedy continuation as `generate` (the reference's tokens)
+      const g = await cli(["generate", "--model", TINY, "--prompt", "Once upon a time", "--max-tokens", "8"]);
+      expect(body.choices[0].text).toBe(g.stdout.replace(/\n$/, "")); // generate ends the text with a newline
+      const big = await fetch(`${address}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt: "a", max_tokens: 65 }),
+      });
+      expect(big.status).toBe(400);
+    } finally {
+      const code = new Promise((r) => p.on("exit", r));
+      p.kill("SIGTERM");
+      expect(await code).toBe(0);
+    }
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * The edgespec Cloudflare Worker: the OpenAI-compatible API of @edgespec/server over one
+ * model whose files come from the static assets (or any Fetcher binding) or an R2 bucket.
+ * The model loads on the first request that needs it and stays cached in the isolate; the
+ * kernels' .wasm files are imported as modules (through @edgespec/runtime's "workerd"
+ * entry), the only way Workers run wasm.
+ *
+ * Configuration (wrangler.toml [vars] and bindings):
+ *   MODEL_FILES   Fetcher binding holding the model folder (e.g. the ASSETS binding), or
+ *   WEIGHTS       R2 bucket binding holding it
+ *   MODEL_PATH    folder of the model in MODEL_FILES / key prefix in WEIGHTS (default /models/tinystories-656k)
+ *   MODEL_ID      the name clients send as "model" (default: the folder name)
+ *   MODEL_DTYPE   f32 | f16 | q8_0 | q4_0: quantize on load to fit 128 MB (default: as stored)
+ *   MAX_TOKENS, MAX_CONCURRENT, MAX_BODY_BYTES   request limits (defaults 512, 4, 1 MiB)
+ */
+import { loadCausalLM, type ModelSource, WEIGHT_DTYPES, type WeightDType } from "@edgespec/models";
+import { createBackend } from "@edgespec/runtime";
+import { createHandler, type Handler } from "@edgespec/server";
+import { type FetcherLike, FetcherModelSource, type R2BucketLike, R2ModelSource } from "./sources";
+
+export interface Env {
+  MODEL_FILES?: FetcherLike;
+  WEIGHTS?: R2BucketLike;
+  MODEL_PATH?: string;
+  MODEL_ID?: string;
+  MODEL_DTYPE?: string;
+  MAX_TOKENS?: string;
+  MAX_CONCURRENT?: string;
+  MAX_BODY_BYTES?: string;
+}
+
+let handler: Handler | undefined;
+let configError: string | undefined;
+
+function setup(env: Env): Handler {
+  const path = env.MODEL_PATH ?? "/models/tinystories-656k";
+  const id = env.MODEL_ID ?? path.split("/").filter(Boolean).pop() ?? "model";
+  const dtype = env.MODEL_DTYPE as WeightDType | undefined;
+  if (dtype !== undefined && !WEIGHT_DTYPES.includes(dtype))
+    throw new Error(`MODEL_DTYPE must be one of ${WEIGHT_DTYPES.join(", ")}, got ${JSON.stringify(dtype)}`);
+  let source: ModelSource;
+  if (env.MODEL_FILES) source = new FetcherModelSource(env.MODEL_FILES, path);
+  else if (env.WEIGHTS) source = new R2ModelSource(env.WEIGHTS, path);
+  else throw new Error("bind the model files: a Fetcher binding MODEL_FILES (e.g. static assets) or an R2 bucket WEIGHTS");
+  const int = (name: keyof Env, fallback: number) => {
+    const v = env[name];
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  return createHandler({
+    models: [
+      {
+        id,
+        load: async () => {
+          const loaded = await loadCausalLM(source, { backend: await createBackend("wasm"), dtype });
+          return { model: loaded.model, tokenizer: loaded.tokenizer };
+        },
+      },
+    ],
+    limits: { maxTokens: int("MAX_TOKENS", 512), maxConcurrent: int("MAX_CONCURRENT", 4), maxBodyBytes: int("MAX_BODY_BYTES", 1 << 20) },
+  });
+}
+
+export default {
+  async fetch(req: Request, env: Env, ctx: { waitUntil(p: Promise<unknown>): void }): Promise<Response> {
+    if (!handler && !configError) {
+      try {
+        handler = setup(env);
+      } catch (e) {
+        configError = (e as Error).message;
+      }
+    }
+    if (!handler) return Response.json({ error: { message: `the Worker is misconfigured: ${configError}`, type: "server_error" } }, { status: 500 });
+    return handler(req, ctx);
+  },
+};

@@ -1,0 +1,80 @@
+/**
+ * The edgespec HTTP API as one fetch-style handler, `(Request) => Promise<Response>`, so the
+ * same code serves a Cloudflare Worker, `edgespec serve` (Node) and Deno:
+ *   GET  /healthz              liveness, loaded models, running generations
+ *   GET  /v1/models            the models offered
+ *   POST /v1/completions       OpenAI-compatible text completion (SSE with stream: true)
+ *   POST /v1/chat/completions  OpenAI-compatible chat completion (the model's chat template)
+ * Every error is JSON with a 4xx/5xx status; CORS is open so browser pages can call it.
+ */
+import { completions } from "./completions";
+import { errorResponse, HttpError } from "./errors";
+import { ConcurrencyGate, DEFAULT_LIMITS, type Limits, readJsonBody } from "./limits";
+import { type ModelEntry, ModelRegistry } from "./registry";
+
+export interface ServerOptions {
+  models: readonly ModelEntry[];
+  limits?: Partial<Limits>;
+}
+
+/**
+ * What a host offers beyond the request. Workers pass their ExecutionContext: a request whose
+ * client went away is otherwise abandoned mid-generation (no finally runs, its slot would
+ * leak); under waitUntil the generation runs to its next token, sees the closed stream and
+ * ends cleanly.
+ */
+export interface HostContext {
+  waitUntil?(promise: Promise<unknown>): void;
+}
+
+export type Handler = (req: Request, host?: HostContext) => Promise<Response>;
+
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, POST, OPTIONS",
+  "access-control-allow-headers": "content-type, authorization",
+};
+
+export function createHandler(opts: ServerOptions): Handler {
+  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const registry = new ModelRegistry(opts.models);
+  const gate = new ConcurrencyGate(limits.maxConcurrent);
+  const ctx = { registry, limits, acquire: () => gate.acquire(), headers: CORS };
+  const routes: Record<string, Partial<Record<"GET" | "POST", (req: Request, host?: HostContext) => Promise<Response>>>> = {
+    "/healthz": {
+      GET: async () =>
+        Response.json(
+          { status: "ok", models: registry.entries.map((e) => ({ id: e.id, loaded: registry.isLoaded(e.id) })), active_generations: gate.active },
+          { headers: CORS },
+        ),
+    },
+    "/v1/models": {
+      GET: async () =>
+        Response.json(
+          { object: "list", data: registry.entries.map((e) => ({ id: e.id, object: "model", created: 0, owned_by: "edgespec" })) },
+          { headers: CORS },
+        ),
+    },
+    "/v1/completions": { POST: async (req, host) => completions(await readJsonBody(req, limits.maxBodyBytes), false, { ...ctx, host }, req.signal) },
+    "/v1/chat/completions": { POST: async (req, host) => completions(await readJsonBody(req, limits.maxBodyBytes), true, { ...ctx, host }, req.signal) },
+  };
+  return async (req, host) => {
+    try {
+      const path = new URL(req.url).pathname.replace(/\/+$/, "") || "/";
+      const route = routes[path];
+      if (!route) throw new HttpError(404, `no route ${path}; the routes are ${Object.keys(routes).join(", ")}`, "invalid_request_error", null, "not_found");
+      if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
+      const run = route[req.method as "GET" | "POST"];
+      if (!run) {
+        return errorResponse(new HttpError(405, `${req.method} is not allowed on ${path}; use ${Object.keys(route).join(" or ")}`), {
+          ...CORS,
+          allow: Object.keys(route).join(", "),
+        });
+      }
+      return await run(req, host);
+    } catch (e) {
+      if (e instanceof HttpError) return errorResponse(e, CORS);
+      return errorResponse(new HttpError(500, `internal error: ${(e as Error)?.message ?? String(e)}`), CORS);
+    }
+  };
+}

@@ -1,0 +1,10 @@
+/**
+ * @edgespec/server: the OpenAI-compatible HTTP API as a portable fetch handler (Workers, Deno,
+ * Node). `@edgespec/server/node` adds a Node http listener.
+ */
+export { completions } from "./completions";
+export { errorResponse, HttpError } from "./errors";
+export { createHandler, type Handler, type ServerOptions } from "./handler";
+export { ConcurrencyGate, DEFAULT_LIMITS, type Limits, readJsonBody } from "./limits";
+export { type ModelEntry, ModelRegistry, type ServedModel } from "./registry";
+export { type FieldSpec, type Schema, validate } from "./schema";
