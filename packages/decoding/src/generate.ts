@@ -23,7 +23,7 @@ const NO_TRUNCATION = { topK: undefined, topP: undefined, minP: undefined, typic
 
 import { encodePrompt, type PromptInput } from "./prompt";
 import { type Rng, seededRng } from "./rng";
-import { argmax, logSumExp, sampleLogits } from "./sampling";
+import { argmax, gumbelSample, logSumExp, sampleLogits } from "./sampling";
 import { type CostPoint, draftBudget, verifyCostCurve } from "./speculative/budget";
 import type { Drafter } from "./speculative/drafter";
 import { checkDrafterVocabulary, type Produced, SpeculativeEngine, type SpeculativeStats } from "./speculative/engine";
@@ -54,8 +54,23 @@ export interface GenerateOptions extends SamplingOptions {
   steering?: { vector: Float32Array | ((context: readonly number[]) => Float32Array); strength: number };
   /** extra processors run after the built-in ones */
   processors?: readonly LogitsProcessor[];
-  /** speculative decoding: guesses verified as a tree in one forward (same output distribution) */
+  /**
+   * speculative decoding: guesses verified as a tree in one forward. Greedy: the same tokens;
+   * sampling: by default the same tokens as without the drafter for the same seed (see
+   * `verification`).
+   */
   drafter?: Drafter;
+  /**
+   * How sampled drafts are verified. "coupled" (default): every position's token is the keyed
+   * Gumbel-max draw plain sampling takes with this seed, and a draft is accepted when it is
+   * that token, so the text is the same with any drafter, budget or host. A one-hot draft x
+   * is accepted with p(x) either way; drafts sampled from a q near p are accepted less often
+   * than under the rejection rules (p(x) instead of min(1, p(x)/q(x))), since the draft's
+   * randomness is not coupled to the target's. "rejection": the classic rules (Leviathan /
+   * SpecInfer recursive rejection / RSD without replacement), lossless in distribution, but
+   * the text depends on the trees, and so on the budget and timing.
+   */
+  verification?: "coupled" | "rejection";
   /**
    * most draft nodes per step. Default: from the model's measured verify cost curve, and the
    * engine pauses drafting while it costs more than it gains.
@@ -163,6 +178,7 @@ interface Plan {
   /** check sampled tokens lazily (AWRS) rather than masking */
   lazy: boolean;
   rng: Rng;
+  seed: number;
   /** speculative decoding */
   spec: { drafter: Drafter; budget: number; costCurve?: readonly CostPoint[] } | null;
 }
@@ -230,7 +246,9 @@ function planGeneration(model: CausalLM, tokenizer: Tokenizer, input: PromptInpu
         ? { drafter: o.drafter, budget: o.draftBudget }
         : { drafter: o.drafter, budget: draftBudget(model), costCurve: verifyCostCurve(model) };
   } else if (o.draftBudget !== undefined) throw new DecodingOptionsError("draftBudget needs a drafter");
-  return { promptIds, maxTokens, stops, endIds, greedy, processors, warpers, lazy, rng, spec };
+  if (o.verification !== undefined && o.verification !== "coupled" && o.verification !== "rejection")
+    throw new DecodingOptionsError(`verification must be "coupled" or "rejection", got ${JSON.stringify(o.verification)}`);
+  return { promptIds, maxTokens, stops, endIds, greedy, processors, warpers, lazy, rng, seed: o.seed ?? 0, spec };
 }
 
 async function* decode(
@@ -262,7 +280,8 @@ async function* decode(
     applyProcessors(plan.processors, work, context);
     if (!constraint || state === undefined) {
       applyProcessors(plan.warpers, work, context);
-      return plan.greedy ? argmax(work) : sampleLogits(work, plan.rng);
+      // keyed by position: the speculative engine draws the same token (coupled verification)
+      return plan.greedy ? argmax(work) : gumbelSample(work, plan.seed, context.length);
     }
     if (constraint.isFinished(state)) return -1;
     let token: number;
@@ -310,7 +329,12 @@ async function* decode(
 
   model.reset();
   const engine = plan.spec
-    ? new SpeculativeEngine(model as TreeVerifyingLM, plan.spec.drafter, { ...plan, budget: plan.spec.budget, costCurve: plan.spec.costCurve })
+    ? new SpeculativeEngine(model as TreeVerifyingLM, plan.spec.drafter, {
+        ...plan,
+        budget: plan.spec.budget,
+        costCurve: plan.spec.costCurve,
+        coupledSeed: o.verification === "rejection" ? undefined : plan.seed,
+      })
     : null;
   if (plan.spec) plan.spec.drafter.begin(promptIds);
   let logits = plan.maxTokens > 0 ? model.prefill(promptIds).logits : new Float32Array(0);

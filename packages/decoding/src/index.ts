@@ -46,7 +46,7 @@ export {
 export * from "./processors";
 export { encodePrompt, type PromptInput } from "./prompt";
 export { type Rng, seededRng } from "./rng";
-export { argmax, logSoftmax, logSumExp, sampleLogits, sampleProbs, softmax } from "./sampling";
+export { argmax, gumbelSample, keyedUniform, logSoftmax, logSumExp, sampleLogits, sampleProbs, softmax } from "./sampling";
 export { acceptChild } from "./speculative/acceptance";
 export { type CostPoint, draftBudget, verifyCostCurve } from "./speculative/budget";
 export type { DraftContext, Drafter, DraftMode, DraftTree, VerifiedStep } from "./speculative/drafter";

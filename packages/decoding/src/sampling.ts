@@ -57,3 +57,45 @@ export function sampleProbs(p: ArrayLike<number>, rng: Rng): number {
   if (last < 0) throw new DecodingOptionsError("every token has probability 0: no token can be sampled");
   return last;
 }
+
+/**
+ * A uniform number in (0, 1) fixed by (seed, position, token): a counter-based hash (integer
+ * arithmetic, the same in every host), so the noise of a position does not depend on how
+ * many random numbers were drawn before it.
+ */
+export function keyedUniform(seed: number, position: number, token: number): number {
+  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(position + 0x632be5ab, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) ^ Math.imul(token + 0x27d4eb2f, 0x165667b1);
+  h = Math.imul(h ^ (h >>> 12), 0x297a2d39);
+  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
+  h ^= h >>> 16;
+  return ((h >>> 0) + 0.5) / 4294967296;
+}
+
+/** Gumbel noise is at most -log(-log(1 - 2^-33)) ≈ 23.6 and at least -log(-log(2^-33)) ≈ -3.2. */
+const GUMBEL_SPAN = 23.6 + 3.2;
+
+/**
+ * A draw from softmax(x) by the Gumbel-max trick with noise keyed by (seed, position): the
+ * token is argmax_i x[i] + G(seed, position, i). Plain sampling and speculative verification
+ * both draw this way, so a seed gives the same text with or without a drafter, whatever the
+ * draft trees were (the verifier accepts a child exactly when it is this token). Tokens more
+ * than the noise's span below the max can never win and get no noise.
+ */
+export function gumbelSample(x: ArrayLike<number>, seed: number, position: number): number {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < x.length; i++) if (x[i] > max) max = x[i];
+  if (max === Number.NEGATIVE_INFINITY || Number.isNaN(max)) throw new DecodingOptionsError("every token is masked: no token can be sampled");
+  const floor = max - GUMBEL_SPAN;
+  let best = -1;
+  let bestScore = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < x.length; i++) {
+    if (!(x[i] >= floor)) continue;
+    const score = x[i] - Math.log(-Math.log(keyedUniform(seed, position, i)));
+    if (score > bestScore) {
+      bestScore = score;
+      best = i;
+    }
+  }
+  return best;
+}

@@ -250,6 +250,16 @@ describe("speculative sampling is lossless", () => {
     });
   }
 
+  for (const mode of ["deterministic", "iid", "without-replacement"] as const) {
+    it(`coupled verification: the next two tokens follow the target's distribution (${mode} drafts, chi-square)`, () => {
+      const N = 12000;
+      const r = losslessCheck(model, new RandomDrafter(V, mode, 2, 7), { n: N, budget: 6, seed: 777, coupled: true });
+      console.log(`coupled, ${mode}: chi-square ${r.stat.toFixed(1)} on ${r.df} df, p = ${r.p.toFixed(3)}; drafts accepted ${r.accepted}/${r.proposed}`);
+      expect(r.p).toBeGreaterThan(0.001);
+      expect(r.accepted).toBeGreaterThan(N / 10);
+    });
+  }
+
   it("a biased verifier would be caught: accepting every draft fails the same test", () => {
     const context = [1, 2, 3, 4];
     const want = exactPairs(model, context);

@@ -6,7 +6,7 @@
 import { DecodingOptionsError, type Drafter, generate } from "@edgespec/decoding";
 import type { LoadedModel } from "@edgespec/models";
 import { beforeAll, describe, expect, it } from "vitest";
-import { AdedDrafter, PromptLookupDrafter, StandDrafter, TokenRecyclingDrafter } from "../src/index";
+import { AdedDrafter, createDrafter, DRAFTER_SPECS, PromptLookupDrafter, StandDrafter, TokenRecyclingDrafter } from "../src/index";
 import { loadTinyStories } from "./shared";
 
 const PROMPTS = [
@@ -88,6 +88,36 @@ describe("greedy equivalence on TinyStories-656K", () => {
     }
     console.log(`stand, sampling at temperature 0.8: MAT ${(tokens / steps).toFixed(3)} over ${steps} verify steps (budget ${BUDGET})`);
     expect(tokens / steps).toBeGreaterThanOrEqual(1);
+  });
+
+  it("coupled sampling: with every drafter and budget, a seed gives the same tokens as plain sampling", async () => {
+    const { model, tokenizer } = tiny;
+    const opts = { temperature: 0.8, topP: 0.95, maxTokens: 64 };
+    for (const spec of DRAFTER_SPECS) {
+      for (const budget of [1, 4, 16]) {
+        const drafter = (await createDrafter(spec, { model, tokenizer })) as Drafter;
+        for (const [i, seed] of [
+          [0, 5],
+          [2, 6],
+          [6, 7],
+        ]) {
+          const plainSampled = await generate(model, tokenizer, PROMPTS[i], { ...opts, seed });
+          const r = await generate(model, tokenizer, PROMPTS[i], { ...opts, seed, drafter, draftBudget: budget });
+          expect(r.tokens, `${spec}, budget ${budget}, prompt ${i}`).toEqual(plainSampled.tokens);
+          expect(r.stats.speculative?.steps).toBeGreaterThan(0);
+        }
+        drafter.free?.();
+      }
+    }
+    // the rejection rules are lossless in distribution only: some seed gives other text
+    const drafter = new TokenRecyclingDrafter({ vocabSize: model.config.vocabSize });
+    let differs = false;
+    for (let seed = 0; seed < 8 && !differs; seed++) {
+      const a = await generate(model, tokenizer, PROMPTS[0], { ...opts, seed });
+      const b = await generate(model, tokenizer, PROMPTS[0], { ...opts, seed, drafter, draftBudget: 4, verification: "rejection" });
+      differs = a.tokens.join() !== b.tokens.join();
+    }
+    expect(differs).toBe(true);
   });
 
   it("a drafter for another vocabulary is refused with a clear error", async () => {

@@ -4,18 +4,20 @@
  *   tree  = pending token (row 0) + the drafter's guesses below it
  *   rows  = model.verify(tree)            one forward for every node
  *   walk  from the root: pick the target's token at the node (greedy: argmax; sampling:
- *         acceptance.ts's lossless rules against the node's children); a matching child
- *         is accepted and the walk moves to it; otherwise the picked token is the bonus
+ *         the keyed Gumbel-max draw plain sampling takes (coupled), or acceptance.ts's
+ *         rejection rules against the node's children); a matching child is accepted and
+ *         the walk moves to it; otherwise the picked token is the bonus
  *   commit(root + accepted path); the bonus becomes the next pending token
  *
- * Greedy output is token for token plain greedy decoding; sampled output has exactly the
+ * Greedy output is token for token plain greedy decoding; coupled sampled output is token for
+ * token plain sampling with the same seed; with the rejection rules it has exactly the
  * distribution of plain sampling with the same processors.
  */
 import { DecodingOptionsError } from "../errors";
 import type { TreeVerifyingLM } from "../model";
 import { applyProcessors, type LogitsProcessor } from "../processors";
 import type { Rng } from "../rng";
-import { argmax, logSumExp, softmax } from "../sampling";
+import { argmax, gumbelSample, logSumExp, softmax } from "../sampling";
 import { acceptChild } from "./acceptance";
 import type { CostPoint } from "./budget";
 import type { Drafter, DraftTree } from "./drafter";
@@ -64,7 +66,16 @@ interface EngineOptions {
   processors: readonly LogitsProcessor[];
   /** truncation samplers */
   warpers: readonly LogitsProcessor[];
+  /** drafters' sampling, and the rejection rules of acceptance.ts */
   rng: Rng;
+  /**
+   * Coupled verification (generate's default): the token at each position is the keyed
+   * Gumbel-max draw of sampling.ts, the one plain sampling with this seed takes, and a child is
+   * accepted exactly when it is that token. Lossless, and the text does not depend on the
+   * drafter, the budget or timing. Without it, the rejection rules of acceptance.ts (Leviathan,
+   * SpecInfer, RSD) decide, with `rng`.
+   */
+  coupledSeed?: number;
 }
 
 export class SpeculativeEngine {
@@ -125,11 +136,16 @@ export class SpeculativeEngine {
         next = kidTokens.indexOf(token);
       } else {
         applyProcessors(opts.warpers, work, ctx);
-        const p = softmax(work);
-        const q = kids.length && tree.mode !== "deterministic" && tree.childDist ? tree.childDist(node - 1) : null;
-        const a = acceptChild(p, kidTokens, tree.mode, q, opts.rng);
-        next = a.accepted;
-        token = a.token;
+        if (opts.coupledSeed !== undefined) {
+          token = gumbelSample(work, opts.coupledSeed, ctx.length);
+          next = kidTokens.indexOf(token);
+        } else {
+          const p = softmax(work);
+          const q = kids.length && tree.mode !== "deterministic" && tree.childDist ? tree.childDist(node - 1) : null;
+          const a = acceptChild(p, kidTokens, tree.mode, q, opts.rng);
+          next = a.accepted;
+          token = a.token;
+        }
       }
       produced.push({ token, logprob: row[token] - lse });
       if (next < 0) break;

@@ -1,0 +1,38 @@
+// deno test: generation from Deno matches the numpy reference (greedy) and Node (every case,
+// sampled and speculative): the same bytes in both hosts.
+import { generate } from "@edgespec/decoding";
+import { loadCausalLM } from "@edgespec/models";
+import { resolveModelSource } from "@edgespec/models/node";
+import { answerAll } from "./answers.mjs";
+import { defaultModel } from "./generate.ts";
+
+function assertEquals(actual: unknown, expected: unknown, what: string): void {
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+}
+
+const model = defaultModel();
+try {
+  await Deno.stat(model);
+} catch {
+  throw new Error(`${model} is missing: these tests need the shared model files (set EDGESPEC_FIXTURES or put them at ../shared)`);
+}
+
+Deno.test("greedy tokens equal the numpy reference's (tools/reference/llama_ref.py)", async () => {
+  const golden = JSON.parse(await Deno.readTextFile(new URL("../../packages/models/test/golden/tinystories-656k.json", import.meta.url)));
+  const { model: lm, tokenizer } = await loadCausalLM(await resolveModelSource(model));
+  for (const c of golden.cases) {
+    const r = await generate(lm, tokenizer, c.text, { maxTokens: c.greedy.length, temperature: 0 });
+    assertEquals(r.tokens, c.greedy, c.text);
+  }
+  lm.free();
+});
+
+Deno.test("the same prompts, seeds and drafters give the same text in Deno and in Node", async () => {
+  const deno = await answerAll(model);
+  const node = new Deno.Command("node", { args: [new URL("./answers.mjs", import.meta.url).pathname, model], stdout: "piped", stderr: "piped" });
+  const out = await node.output();
+  if (!out.success) throw new Error(`node answers.mjs failed: ${new TextDecoder().decode(out.stderr)}`);
+  const fromNode = JSON.parse(new TextDecoder().decode(out.stdout));
+  assertEquals(deno, fromNode, "Deno vs Node");
+  if (deno.some((t: string) => t.length < 10)) throw new Error(`suspiciously short outputs: ${JSON.stringify(deno)}`);
+});
