@@ -1,6 +1,7 @@
 // deno test: the HTTP API on Deno.serve answers like the reference (greedy) and streams SSE.
-import { denoHandler } from "./serve.ts";
+
 import { defaultModel } from "./generate.ts";
+import { denoHandler } from "./serve.ts";
 
 Deno.test("Deno.serve: /v1/completions greedy text is the reference's; stream: true adds up to it", async () => {
   const golden = JSON.parse(await Deno.readTextFile(new URL("../../packages/models/test/golden/tinystories-656k.json", import.meta.url)));
@@ -15,10 +16,17 @@ Deno.test("Deno.serve: /v1/completions greedy text is the reference's; stream: t
         body: JSON.stringify({ prompt: golden.cases[0].text, max_tokens: 8, temperature: 0, stream }),
       });
     const body = await (await ask(false)).json();
-    if (body.choices[0].text !== golden.cases[0].greedy_text) throw new Error(`got ${JSON.stringify(body.choices[0].text)}, reference ${JSON.stringify(golden.cases[0].greedy_text)}`);
-    const events = (await (await ask(true)).text()).split("\n\n").filter(Boolean).map((b) => b.slice(6));
+    if (body.choices[0].text !== golden.cases[0].greedy_text)
+      throw new Error(`got ${JSON.stringify(body.choices[0].text)}, reference ${JSON.stringify(golden.cases[0].greedy_text)}`);
+    const events = (await (await ask(true)).text())
+      .split("\n\n")
+      .filter(Boolean)
+      .map((b) => b.slice(6));
     if (events[events.length - 1] !== "[DONE]") throw new Error("the stream does not end with [DONE]");
-    const text = events.slice(0, -1).map((e) => JSON.parse(e).choices[0].text).join("");
+    const text = events
+      .slice(0, -1)
+      .map((e) => JSON.parse(e).choices[0].text)
+      .join("");
     if (text !== golden.cases[0].greedy_text) throw new Error(`streamed ${JSON.stringify(text)}`);
     const bad = await fetch(`${base}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
     if (bad.status !== 400) throw new Error(`malformed JSON gave ${bad.status}`);

@@ -39,11 +39,7 @@ export interface LosslessResult {
  * `drafter`, and compares the next two tokens with their exact distribution (chi-square).
  * Rejection rules by default; `coupled` checks the keyed Gumbel-max verification instead.
  */
-export function losslessCheck(
-  target: TreeVerifyingLM,
-  drafter: Drafter,
-  opts: { n: number; budget: number; seed: number; coupled?: boolean },
-): LosslessResult {
+export function losslessCheck(target: TreeVerifyingLM, drafter: Drafter, opts: { n: number; budget: number; seed: number; coupled?: boolean }): LosslessResult {
   const V = target.config.vocabSize;
   const prompt = [1, 2, 3];
   const context = [...prompt, 4];
@@ -58,7 +54,14 @@ export function losslessCheck(
     target.prefill(prompt);
     // coupled verification: each draw its own seed (one seed always gives the same tokens)
     const coupledSeed = opts.coupled ? opts.seed + i : undefined;
-    const engine = new SpeculativeEngine(target, drafter, { budget: opts.budget, greedy: false, processors: buildProcessors({}, V), warpers: [], rng, coupledSeed });
+    const engine = new SpeculativeEngine(target, drafter, {
+      budget: opts.budget,
+      greedy: false,
+      processors: buildProcessors({}, V),
+      warpers: [],
+      rng,
+      coupledSeed,
+    });
     const got: number[] = [];
     const ctx = [...context];
     while (got.length < 2) {

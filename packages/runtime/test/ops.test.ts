@@ -49,12 +49,15 @@ describe("matmul", () => {
     ["q8_0", 5e-4],
     ["q4_0", 5e-4],
   ];
+  // n >= 2 runs the GEMM paths (f16: token pairs): odd n leaves a token over, odd cols leave
+  // column tails, and rows of 4 and 8 use the x4 layout.
+  const tokenCounts = [1, 2, 3, 4, 5, 8, 17];
   for (const [dt, bound] of weightTypes) {
     const quant = dt === "q8_0" || dt === "q4_0";
     const colsList = quant ? [32, 96, 256, 4096] : LENGTHS;
     for (const rows of [1, 3, 4, 8, 31, 33, 257]) {
       for (const cols of colsList) {
-        for (const n of [1, 5]) {
+        for (const n of tokenCounts) {
           if (rows * cols * n > 3e6) continue;
           it(`${dt} [${rows}x${cols}] x ${n} token(s)`, () => {
             const r = rng(rows * 7919 + cols * 31 + n);
@@ -80,6 +83,28 @@ describe("matmul", () => {
         }
       }
     }
+  }
+
+  for (const dt of ["f32", "f16", "q8_0", "q4_0"] as const) {
+    it(`${dt}: each token's output is the same bits whatever n (batch, verify and step agree)`, () => {
+      const [rows, cols, n] = [36, dt === "f32" || dt === "f16" ? 99 : 96, 17];
+      const r = rng(7);
+      const W = uniform(r, rows * cols);
+      const X = uniform(r, n * cols);
+      const w = P.wasm.fromF32(dt, [rows, cols], W);
+      const x = P.wasm.tensor("f32", [n, cols], X);
+      const y = P.wasm.empty("f32", [n, rows]);
+      P.wasm.matmul(y, w, x);
+      const all = P.wasm.read(y) as Float32Array;
+      const x1 = P.wasm.empty("f32", [1, cols]);
+      const y1 = P.wasm.empty("f32", [1, rows]);
+      for (let t = 0; t < n; t++) {
+        P.wasm.write(x1, X.subarray(t * cols, (t + 1) * cols));
+        P.wasm.matmul(y1, w, x1);
+        expect(Array.from(P.wasm.read(y1) as Float32Array)).toEqual(Array.from(all.subarray(t * rows, (t + 1) * rows)));
+      }
+      for (const t of [w, x, y, x1, y1]) t.free();
+    });
   }
 
   it("q8_0 matches ggml's integer semantics exactly (activations quantized per block)", () => {
