@@ -12,7 +12,7 @@
  * ("deterministic"), or tokens drawn one after another from the draft distribution when it
  * samples ("iid": childDist(node) is the distribution node's child was drawn from).
  */
-import { argmax, DecodingOptionsError, type DraftContext, type Drafter, type DraftTree, type Rng, type VerifiedStep } from "@edgespec/decoding";
+import { argmax, DecodingOptionsError, type DraftContext, type Drafter, type DraftTree, keyedUniform, type Rng, type VerifiedStep } from "@edgespec/decoding";
 import type { LlamaModel } from "@edgespec/models";
 
 /** What a draft model must do (LlamaModel does; so do its derived early-exit / trimmed-head models). */
@@ -246,6 +246,25 @@ export function drawFrom(p: Float32Array, rng: Rng, taken?: Set<number>): number
 }
 
 /** k draws without replacement from p, in draw order (fewer when p has fewer nonzero entries). */
+/**
+ * argmax_j log p[j] + G(seed, position, id(j)): a draw from p with the keyed Gumbel noise the
+ * target uses for the same position and token ids, so draft and target draws coincide
+ * wherever p matches the target. -1 when p has no mass.
+ */
+export function keyedDraw(p: Float32Array, id: (j: number) => number, seed: number, position: number): number {
+  let best = -1;
+  let bestScore = Number.NEGATIVE_INFINITY;
+  for (let j = 0; j < p.length; j++) {
+    if (!(p[j] > 0)) continue;
+    const score = Math.log(p[j]) - Math.log(-Math.log(keyedUniform(seed, position, id(j))));
+    if (score > bestScore) {
+      bestScore = score;
+      best = j;
+    }
+  }
+  return best;
+}
+
 export function drawWithoutReplacement(p: Float32Array, k: number, rng: Rng): number[] {
   const taken = new Set<number>();
   const out: number[] = [];
@@ -367,7 +386,8 @@ export class DraftModelDrafter extends DraftModelBase {
       let j: number;
       if (ctx.sampling) {
         const p = r.probs(logits);
-        j = drawFrom(p, ctx.rng);
+        // coupled verification: the target's own noise for this position (see DraftContext)
+        j = ctx.noiseSeed === undefined ? drawFrom(p, ctx.rng) : keyedDraw(p, (i) => r.tokenOf(i), ctx.noiseSeed, ctx.tokens.length + d);
         if (j < 0) break;
         dists.push(p);
         if (p[j] < this.minProb) d = depth; // keep this draft, stop after it

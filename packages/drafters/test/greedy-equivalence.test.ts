@@ -120,6 +120,17 @@ describe("greedy equivalence on TinyStories-656K", () => {
     expect(differs).toBe(true);
   });
 
+  it("coupled sampling: a draft model drawing with the target's keyed noise guesses every token of an identical target", async () => {
+    const { model, tokenizer } = tiny;
+    // early exit after all the layers at the drafter's temperature (1): the draft distribution is the target's, so keyed draws coincide
+    const drafter = (await createDrafter(`early-exit:${model.config.numLayers}`, { model, tokenizer })) as Drafter;
+    const r = await generate(model, tokenizer, PROMPTS[0], { temperature: 1, seed: 4, maxTokens: 60, drafter, draftBudget: 4 });
+    const s = r.stats.speculative!;
+    // every step but the last accepts all 4 drafts (the last may stop at maxTokens or EOS)
+    expect(s.accepted).toBeGreaterThanOrEqual(4 * (s.steps - 1));
+    drafter.free?.();
+  });
+
   it("a drafter for another vocabulary is refused with a clear error", async () => {
     const { model, tokenizer } = tiny;
     for (const drafter of [new TokenRecyclingDrafter({ vocabSize: 32000 }), new PromptLookupDrafter({ vocabSize: 100 })])

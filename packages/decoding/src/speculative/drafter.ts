@@ -42,6 +42,13 @@ export interface DraftContext {
   readonly rng: Rng;
   /** whether the target samples (temperature > 0); greedy drafters may ignore it */
   readonly sampling: boolean;
+  /**
+   * Under coupled verification: the seed of the target's keyed Gumbel noise. The target's
+   * token at position t is argmax(logits + G(noiseSeed, t, ·)) (sampling.ts); a drafter that
+   * draws its guess for position t with the same noise over its own distribution
+   * (keyedUniform) guesses the target's token whenever the two distributions agree there.
+   */
+  readonly noiseSeed?: number;
 }
 
 export interface VerifiedStep {

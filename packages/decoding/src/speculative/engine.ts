@@ -108,7 +108,7 @@ export class SpeculativeEngine {
     if (paused) this.pause--;
     const budget = paused ? 0 : Math.max(0, Math.min(opts.budget, room));
     const t0 = performance.now();
-    const tree = budget > 0 ? drafter.propose({ tokens: context, budget, rng: opts.rng, sampling: !opts.greedy }) : emptyTree();
+    const tree = budget > 0 ? drafter.propose({ tokens: context, budget, rng: opts.rng, sampling: !opts.greedy, noiseSeed: opts.coupledSeed }) : emptyTree();
     checkTree(tree, budget, vocab, drafter.name, !opts.greedy);
     const t1 = performance.now();
     const n = tree.tokens.length;
