@@ -3,10 +3,12 @@
  */
 
 import { benchDecode } from "@edgespec/bench/decode";
+import { benchRetrieval } from "@edgespec/bench/retrieval";
 import { benchSpec } from "@edgespec/bench/spec";
 import { benchTransplant } from "@edgespec/bench/transplant";
 import { EdgespecError } from "@edgespec/runtime";
 import { generateCommand } from "./generate";
+import { embedCommand, indexCommand, searchCommand } from "./retrieval";
 import { serveCommand } from "./serve";
 import { transplantCommand } from "./transplant";
 import { UsageError } from "./usage";
@@ -26,9 +28,15 @@ const HELP = `usage:
                      --out <dir> [--base-tokenizer FILE] [--donor-tokenizer FILE] [--seed S] [--json]
   edgespec serve --model <dir|file|url|org/name> [--tokenizer FILE] [--id NAME] [--dtype D]
                  [--host 127.0.0.1] [--port 8787] [--max-tokens N] [--max-concurrent N] [--preload]
+  edgespec embed --model <dir> [--mode splade|dupmae] --text T [--text T]... [--query] [--terms N]
+                 [--top-k N] [--query-top-k N] [--json]
+  edgespec index build --model <dir> [--mode splade|dupmae] --input docs.jsonl --out <dir>
+                       [--field text] [--id-field id] [--top-k N] [--query-top-k N] [--json]
+  edgespec search --index <dir> --query TEXT [--k 10] [--json]
   edgespec bench decode [--shape smollm2-135m] [--dtype f32,q8_0,q4_0] [--quick] [--json]
   edgespec bench spec [--drafter lookup,recycling,...] [--quick] [--json]
   edgespec bench transplant [--quick] [--json]
+  edgespec bench retrieval [--quick] [--docs N] [--json]
 
 generate prints the generated text (not the prompt) as it is produced; --stats adds timings
 on stderr; --json prints one object {"text", "tokens", "finish_reason", "stats"} at the end.
@@ -41,6 +49,8 @@ verifying a tree on this machine.
 A llama2.c checkpoint needs --tokenizer tokenizer.bin.
 serve answers OpenAI-compatible POST /v1/completions and /v1/chat/completions (SSE with
 "stream": true), GET /v1/models and /healthz, as the Cloudflare Worker does.
+embed / index build / search: learned sparse retrieval (SPLADE, DupMAE) with an exact
+impact-scored index; docs.jsonl has one {"id", "text"} object per line (id optional).
 transplant writes the base model with the donor's tokenizer (embed_tokens and lm_head rebuilt
 by Orthogonal Matching Pursuit over the tokens both share) as a Hugging Face folder; a
 llama2.c folder's tokenizer (tok*.bin / tokenizer.bin beside the .bin) is found by itself.`;
@@ -54,12 +64,16 @@ async function main(argv: string[]): Promise<number> {
   if (command === "generate") return generateCommand(rest);
   if (command === "transplant") return transplantCommand(rest);
   if (command === "serve") return serveCommand(rest);
+  if (command === "embed") return embedCommand(rest);
+  if (command === "index") return indexCommand(rest);
+  if (command === "search") return searchCommand(rest);
   if (command === "bench") {
     const [what, ...args] = rest;
     if (what === "decode") return benchDecode(args);
     if (what === "spec") return benchSpec(args);
     if (what === "transplant") return benchTransplant(args);
-    throw new UsageError(`unknown benchmark ${JSON.stringify(what ?? "")}; available: decode, spec, transplant`);
+    if (what === "retrieval") return benchRetrieval(args);
+    throw new UsageError(`unknown benchmark ${JSON.stringify(what ?? "")}; available: decode, spec, transplant, retrieval`);
   }
   throw new UsageError(`unknown command ${JSON.stringify(command)}`);
 }

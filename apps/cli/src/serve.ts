@@ -5,8 +5,10 @@
 import { parseArgs } from "node:util";
 import { loadCausalLM, WEIGHT_DTYPES, type WeightDType } from "@edgespec/models";
 import { resolveModelSource, terminalProgress } from "@edgespec/models/node";
-import { createHandler } from "@edgespec/server";
+import { loadDupMaeEncoder, loadSpladeEncoder } from "@edgespec/retrieval";
+import { createHandler, type RetrievalOptions } from "@edgespec/server";
 import { serveNode } from "@edgespec/server/node";
+import { openIndexFolder } from "./retrieval";
 import { intOption, UsageError } from "./usage";
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -25,6 +27,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
         "max-concurrent": { type: "string" },
         "max-body-bytes": { type: "string" },
         preload: { type: "boolean" },
+        splade: { type: "string" },
+        dupmae: { type: "string" },
+        index: { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -57,7 +62,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     preloaded = load();
     await preloaded;
   }
-  const handler = createHandler({ models: [{ id, load: () => preloaded ?? load() }], limits });
+  const handler = createHandler({ models: [{ id, load: () => preloaded ?? load() }], limits, retrieval: retrievalOptions(v) });
   const server = await serveNode(handler, { host, port });
   const address = server.address();
   const where = typeof address === "object" && address ? `http://${address.address}:${address.port}` : `http://${host}:${port}`;
@@ -68,4 +73,32 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.once("SIGTERM", stop);
   });
   return 0;
+}
+
+/**
+ * /v1/embeddings and /v1/search: --splade / --dupmae name encoder folders; --index an
+ * `edgespec index build` folder, whose encoder (and pruning) it brings unless given.
+ */
+function retrievalOptions(v: Record<string, string | boolean | undefined>): RetrievalOptions {
+  const index = typeof v.index === "string" ? v.index : undefined;
+  const opened = index ? openIndexFolder(index) : undefined;
+  const spladeRef = typeof v.splade === "string" ? v.splade : undefined;
+  const dupmaeRef = typeof v.dupmae === "string" ? v.dupmae : undefined;
+  return {
+    splade:
+      spladeRef || opened?.meta.mode === "splade"
+        ? async () => (await openedEncoder(opened, "splade", spladeRef)) as Awaited<ReturnType<typeof loadSpladeEncoder>>
+        : undefined,
+    dupmae:
+      dupmaeRef || opened?.meta.mode === "dupmae"
+        ? async () => (await openedEncoder(opened, "dupmae", dupmaeRef)) as Awaited<ReturnType<typeof loadDupMaeEncoder>>
+        : undefined,
+    search: opened ? async () => opened.load() : undefined,
+  };
+}
+
+async function openedEncoder(opened: ReturnType<typeof openIndexFolder> | undefined, mode: "splade" | "dupmae", ref: string | undefined) {
+  if (opened && opened.meta.mode === mode) return opened.encoder(ref);
+  const source = await resolveModelSource(ref as string);
+  return mode === "splade" ? loadSpladeEncoder(source) : loadDupMaeEncoder(source);
 }

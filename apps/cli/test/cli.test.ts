@@ -369,3 +369,123 @@ describe("edgespec serve", () => {
     }
   });
 });
+
+describe("edgespec embed / index build / search", () => {
+  let splade: string;
+  let docs: string;
+  beforeAll(async () => {
+    const { writeEncoderFixture } = await import("../../../packages/retrieval/test/fixtures/encoders");
+    splade = join(tmp, "splade-tiny");
+    await writeEncoderFixture("splade-tiny", splade);
+    docs = join(tmp, "docs.jsonl");
+    writeFileSync(
+      docs,
+      [
+        { id: 10, text: "The cat sat on the mat." },
+        { id: 11, text: "Dogs like to run in the park." },
+        { text: "Learned sparse retrieval bridges keyword and dense search." },
+        { id: 40, text: "A small red boat sailed across the lake at dawn." },
+      ]
+        .map((d) => JSON.stringify(d))
+        .join("\n"),
+    );
+  });
+
+  it("embed prints a SPLADE vector with readable terms", async () => {
+    const r = await cli(["embed", "--model", splade, "--text", "the cat", "--top-k", "50", "--terms", "5", "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.mode).toBe("splade");
+    const v = out.vectors[0].sparse;
+    expect(v.nnz).toBe(50);
+    expect(v.ids).toHaveLength(50);
+    expect(v.top_terms).toHaveLength(5);
+    // terms are sorted by weight and are the heaviest entries of the vector
+    const heaviest = Math.max(...v.weights);
+    expect(v.top_terms[0].weight).toBeCloseTo(heaviest, 3);
+  });
+
+  it("index build + search return the exact top k of the encoded collection", async () => {
+    const idx = join(tmp, "idx");
+    const b = await cli(["index", "build", "--model", splade, "--input", docs, "--out", idx, "--top-k", "200", "--query-top-k", "32", "--json"]);
+    expect(b.code).toBe(0);
+    expect(JSON.parse(b.stdout)).toMatchObject({ mode: "splade", documents: 4 });
+    const s = await cli(["search", "--index", idx, "--query", "a cat on a mat", "--k", "4", "--json"]);
+    expect(s.stderr).toBe("");
+    expect(s.code).toBe(0);
+    const res = JSON.parse(s.stdout);
+    expect(res.results.map((x: { id: number }) => x.id).sort((a: number, b: number) => a - b)).toEqual([10, 11, 12, 40]);
+    // the scores are the brute-force dot products of the quantized query and document vectors
+    const { loadSpladeEncoder, quantizeWeight } = await import("@edgespec/retrieval");
+    const { resolveModelSource } = await import("@edgespec/models/node");
+    const enc = await loadSpladeEncoder(await resolveModelSource(splade), { topK: 200, query: { topK: 32 } });
+    const q = enc.encodeQuery("a cat on a mat");
+    const texts = new Map<number, string>([
+      [10, "The cat sat on the mat."],
+      [11, "Dogs like to run in the park."],
+      [12, "Learned sparse retrieval bridges keyword and dense search."],
+      [40, "A small red boat sailed across the lake at dawn."],
+    ]);
+    for (const hit of res.results as { id: number; score: number; text: string }[]) {
+      expect(hit.text).toBe(texts.get(hit.id));
+      const d = enc.encodeDocument(hit.text);
+      const dw = new Map<number, number>();
+      d.ids.forEach((id, i) => dw.set(id, quantizeWeight(d.weights[i])));
+      let score = 0;
+      q.ids.forEach((id, i) => {
+        score += quantizeWeight(q.weights[i]) * (dw.get(id) ?? 0);
+      });
+      expect(hit.score).toBe(score);
+    }
+    const scores = (res.results as { score: number }[]).map((x) => x.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+  });
+
+  it("serve --index answers /v1/search and /v1/embeddings like the CLI", async () => {
+    const idx = join(tmp, "idx");
+    const cliHits = JSON.parse((await cli(["search", "--index", idx, "--query", "a cat on a mat", "--k", "4", "--json"])).stdout).results;
+    const p = spawn(process.execPath, [CLI, "serve", "--model", TINY, "--port", "0", "--index", idx]);
+    let stderr = "";
+    const address = await new Promise<string>((done, fail) => {
+      p.stderr.on("data", (d) => {
+        stderr += d;
+        const m = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+        if (m) done(m[1]);
+      });
+      p.on("close", () => fail(new Error(`serve exited: ${stderr}`)));
+    });
+    try {
+      const post = (path: string, body: unknown) =>
+        fetch(`${address}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const s = await (await post("/v1/search", { query: "a cat on a mat", k: 4 })).json();
+      expect(s.data).toEqual(cliHits);
+      const e = await (await post("/v1/embeddings", { input: "the cat", encoding: "splade" })).json();
+      expect(e.data[0].embedding.indices).toHaveLength(200); // the index's document pruning
+    } finally {
+      const code = new Promise((r) => p.on("exit", r));
+      p.kill("SIGTERM");
+      expect(await code).toBe(0);
+    }
+  });
+
+  it("names bad collections and damaged index folders", async () => {
+    const bad = join(tmp, "bad.jsonl");
+    writeFileSync(bad, '{"text": "fine"}\n{"text": 3}\n');
+    const r = await cli(["index", "build", "--model", splade, "--input", bad, "--out", join(tmp, "idx-bad")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bad\.jsonl:2: needs a string "text" field/);
+    const idx = join(tmp, "idx-damaged");
+    expect((await cli(["index", "build", "--model", splade, "--input", docs, "--out", idx, "--top-k", "50", "--query-top-k", "16"])).code).toBe(0);
+    const file = join(idx, "index.bin");
+    const bytes = readFileSync(file);
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(file, bytes);
+    const s = await cli(["search", "--index", idx, "--query", "cat"]);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toMatch(/checksum|corrupt|damaged/i);
+    const none = await cli(["search", "--index", join(tmp, "nowhere"), "--query", "cat"]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/not an index folder/);
+  });
+});

@@ -5,16 +5,21 @@
  *   GET  /v1/models            the models offered
  *   POST /v1/completions       OpenAI-compatible text completion (SSE with stream: true)
  *   POST /v1/chat/completions  OpenAI-compatible chat completion (the model's chat template)
+ *   POST /v1/embeddings        SPLADE / DupMAE vectors ({indices, values} sparse parts)
+ *   POST /v1/search            exact top k of the server's index
  * Every error is JSON with a 4xx/5xx status; CORS is open so browser pages can call it.
  */
 import { completions } from "./completions";
 import { errorResponse, HttpError } from "./errors";
 import { ConcurrencyGate, DEFAULT_LIMITS, type Limits, readJsonBody } from "./limits";
 import { type ModelEntry, ModelRegistry } from "./registry";
+import { embeddings, once, type RetrievalOptions, search } from "./retrieval";
 
 export interface ServerOptions {
   models: readonly ModelEntry[];
   limits?: Partial<Limits>;
+  /** encoders for /v1/embeddings and the index for /v1/search (both optional) */
+  retrieval?: RetrievalOptions;
 }
 
 /**
@@ -40,6 +45,13 @@ export function createHandler(opts: ServerOptions): Handler {
   const registry = new ModelRegistry(opts.models);
   const gate = new ConcurrencyGate(limits.maxConcurrent);
   const ctx = { registry, limits, acquire: () => gate.acquire(), headers: CORS };
+  const r = opts.retrieval ?? {};
+  const retrieval: RetrievalOptions = {
+    ...r,
+    splade: r.splade && once(r.splade, "the SPLADE encoder"),
+    dupmae: r.dupmae && once(r.dupmae, "the DupMAE encoder"),
+    search: r.search && once(r.search, "the search index"),
+  };
   const routes: Record<string, Partial<Record<"GET" | "POST", (req: Request, host?: HostContext) => Promise<Response>>>> = {
     "/healthz": {
       GET: async () =>
@@ -57,6 +69,8 @@ export function createHandler(opts: ServerOptions): Handler {
     },
     "/v1/completions": { POST: async (req, host) => completions(await readJsonBody(req, limits.maxBodyBytes), false, { ...ctx, host }, req.signal) },
     "/v1/chat/completions": { POST: async (req, host) => completions(await readJsonBody(req, limits.maxBodyBytes), true, { ...ctx, host }, req.signal) },
+    "/v1/embeddings": { POST: async (req) => embeddings(await readJsonBody(req, limits.maxBodyBytes), retrieval, CORS) },
+    "/v1/search": { POST: async (req) => search(await readJsonBody(req, limits.maxBodyBytes), retrieval, CORS) },
   };
   return async (req, host) => {
     try {

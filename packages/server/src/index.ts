@@ -7,4 +7,5 @@ export { errorResponse, HttpError } from "./errors";
 export { createHandler, type Handler, type ServerOptions } from "./handler";
 export { ConcurrencyGate, DEFAULT_LIMITS, type Limits, readJsonBody } from "./limits";
 export { type ModelEntry, ModelRegistry, type ServedModel } from "./registry";
+export { embeddings, type RetrievalOptions, type SearchCorpus, search } from "./retrieval";
 export { type FieldSpec, type Schema, validate } from "./schema";
