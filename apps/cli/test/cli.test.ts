@@ -431,7 +431,9 @@ describe("edgespec embed / index build / search", () => {
       expect(hit.text).toBe(texts.get(hit.id));
       const d = enc.encodeDocument(hit.text);
       const dw = new Map<number, number>();
-      d.ids.forEach((id, i) => dw.set(id, quantizeWeight(d.weights[i])));
+      d.ids.forEach((id, i) => {
+        dw.set(id, quantizeWeight(d.weights[i]));
+      });
       let score = 0;
       q.ids.forEach((id, i) => {
         score += quantizeWeight(q.weights[i]) * (dw.get(id) ?? 0);

@@ -28,7 +28,9 @@ beforeAll(async () => {
       splade: load,
       search: async () => {
         const index = await SparseIndex.create();
-        DOCS.forEach((t, id) => index.add(id, encoder.encodeDocument(t)));
+        DOCS.forEach((t, id) => {
+          index.add(id, encoder.encodeDocument(t));
+        });
         return { mode: "splade", index, texts: new Map(DOCS.map((t, i) => [i, t])) };
       },
     },
@@ -78,7 +80,7 @@ describe("/v1/search", () => {
     expect(body.data).toHaveLength(3);
     // brute force over the same vectors
     const brute = new BruteForceSparse(30522);
-    DOCS.forEach((t, id) => brute.add(id, encoder.encodeDocument(t)));
+    for (const [id, t] of DOCS.entries()) brute.add(id, encoder.encodeDocument(t));
     const want = brute.search(encoder.encodeQuery("a cat on a mat"), 3);
     expect(body.data.map((d: { id: number }) => d.id)).toEqual(Array.from(want.ids));
     expect(body.data.map((d: { score: number }) => d.score)).toEqual(Array.from(want.scores));
