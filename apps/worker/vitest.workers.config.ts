@@ -67,7 +67,7 @@ export default defineConfig(async () => ({
             modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
             compatibilityDate,
             serviceBindings: { MODEL_FILES: modelFiles },
-            bindings: { MODEL_PATH: "/models/tinystories-656k", MAX_CONCURRENT: "2", MAX_TOKENS: "256" },
+            bindings: { MODEL_PATH: "/models/tinystories-656k", MAX_CONCURRENT: "2", MAX_QUEUED: "0", MAX_TOKENS: "256" },
           },
         ],
       },

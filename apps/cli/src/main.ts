@@ -3,6 +3,7 @@
  */
 
 import { benchDecode } from "@edgespec/bench/decode";
+import { benchLoad } from "@edgespec/bench/load";
 import { benchRetrieval } from "@edgespec/bench/retrieval";
 import { benchSpec } from "@edgespec/bench/spec";
 import { benchTransplant } from "@edgespec/bench/transplant";
@@ -27,7 +28,8 @@ const HELP = `usage:
   edgespec transplant --base <model> --donor <model> [--k 64] [--method omp|mean|zero|randn]
                      --out <dir> [--base-tokenizer FILE] [--donor-tokenizer FILE] [--seed S] [--json]
   edgespec serve --model <dir|file|url|org/name> [--tokenizer FILE] [--id NAME] [--dtype D]
-                 [--host 127.0.0.1] [--port 8787] [--max-tokens N] [--max-concurrent N] [--preload]
+                 [--host 127.0.0.1] [--port 8787] [--max-tokens N] [--max-concurrent N]
+                 [--max-queued N] [--preload] [--splade DIR] [--dupmae DIR] [--index DIR]
   edgespec embed --model <dir> [--mode splade|dupmae] --text T [--text T]... [--query] [--terms N]
                  [--top-k N] [--query-top-k N] [--json]
   edgespec index build --model <dir> [--mode splade|dupmae] --input docs.jsonl --out <dir>
@@ -37,6 +39,7 @@ const HELP = `usage:
   edgespec bench spec [--drafter lookup,recycling,...] [--quick] [--json]
   edgespec bench transplant [--quick] [--json]
   edgespec bench retrieval [--quick] [--docs N] [--json]
+  edgespec bench load [--url http://127.0.0.1:PORT] [--requests 50] [--malformed 10] [--max-tokens 64] [--json]
 
 generate prints the generated text (not the prompt) as it is produced; --stats adds timings
 on stderr; --json prints one object {"text", "tokens", "finish_reason", "stats"} at the end.
@@ -73,7 +76,8 @@ async function main(argv: string[]): Promise<number> {
     if (what === "spec") return benchSpec(args);
     if (what === "transplant") return benchTransplant(args);
     if (what === "retrieval") return benchRetrieval(args);
-    throw new UsageError(`unknown benchmark ${JSON.stringify(what ?? "")}; available: decode, spec, transplant, retrieval`);
+    if (what === "load") return benchLoad(args);
+    throw new UsageError(`unknown benchmark ${JSON.stringify(what ?? "")}; available: decode, spec, transplant, retrieval, load`);
   }
   throw new UsageError(`unknown command ${JSON.stringify(command)}`);
 }

@@ -25,6 +25,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         port: { type: "string" },
         "max-tokens": { type: "string" },
         "max-concurrent": { type: "string" },
+        "max-queued": { type: "string" },
         "max-body-bytes": { type: "string" },
         preload: { type: "boolean" },
         splade: { type: "string" },
@@ -46,6 +47,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const limits = {
     maxTokens: intOption("max-tokens", v["max-tokens"] as string | undefined, 512, 1, 1 << 20),
     maxConcurrent: intOption("max-concurrent", v["max-concurrent"] as string | undefined, 4, 1, 1024),
+    maxQueued: intOption("max-queued", v["max-queued"] as string | undefined, 64, 0, 1 << 16),
     maxBodyBytes: intOption("max-body-bytes", v["max-body-bytes"] as string | undefined, 1 << 20, 1024, 1 << 30),
   };
   const id = typeof v.id === "string" ? v.id : (modelRef.split(/[\\/]/).filter(Boolean).pop() ?? modelRef);

@@ -333,6 +333,23 @@ describe("edgespec transplant", () => {
   });
 });
 
+describe("edgespec bench load", () => {
+  it("concurrent streams against edgespec serve all complete with their lone text; malformed ones get 4xx", async () => {
+    const r = await cli(["bench", "load", "--requests", "16", "--malformed", "6", "--max-tokens", "24", "--json"], { EDGESPEC_FIXTURES: SHARED });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ requests: 16, completed: 16, mismatched: 0, malformed_rejected: 6, server_up: true, errors: [] });
+    expect(out.ttft_p99_ms).toBeGreaterThanOrEqual(out.ttft_p50_ms);
+    expect(out.rss_mb_after).toBeLessThan(1024);
+  });
+
+  it("refuses to load anything but this machine", async () => {
+    const r = await cli(["bench", "load", "--url", "http://example.com"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/must be on 127\.0\.0\.1 or localhost/);
+  });
+});
+
 describe("edgespec serve", () => {
   it("serves the OpenAI-compatible API on 127.0.0.1 and stops on SIGTERM", async () => {
     const p = spawn(process.execPath, [CLI, "serve", "--model", TINY, "--port", "0", "--max-tokens", "64"]);

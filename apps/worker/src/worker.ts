@@ -11,7 +11,7 @@
  *   MODEL_PATH    folder of the model in MODEL_FILES / key prefix in WEIGHTS (default /models/tinystories-656k)
  *   MODEL_ID      the name clients send as "model" (default: the folder name)
  *   MODEL_DTYPE   f32 | f16 | q8_0 | q4_0: quantize on load to fit 128 MB (default: as stored)
- *   MAX_TOKENS, MAX_CONCURRENT, MAX_BODY_BYTES   request limits (defaults 512, 4, 1 MiB)
+ *   MAX_TOKENS, MAX_CONCURRENT, MAX_QUEUED, MAX_BODY_BYTES   request limits (defaults 512, 4, 64, 1 MiB)
  */
 import { loadCausalLM, type ModelSource, WEIGHT_DTYPES, type WeightDType } from "@edgespec/models";
 import { createBackend } from "@edgespec/runtime";
@@ -26,6 +26,7 @@ export interface Env {
   MODEL_DTYPE?: string;
   MAX_TOKENS?: string;
   MAX_CONCURRENT?: string;
+  MAX_QUEUED?: string;
   MAX_BODY_BYTES?: string;
 }
 
@@ -42,11 +43,11 @@ function setup(env: Env): Handler {
   if (env.MODEL_FILES) source = new FetcherModelSource(env.MODEL_FILES, path);
   else if (env.WEIGHTS) source = new R2ModelSource(env.WEIGHTS, path);
   else throw new Error("bind the model files: a Fetcher binding MODEL_FILES (e.g. static assets) or an R2 bucket WEIGHTS");
-  const int = (name: keyof Env, fallback: number) => {
+  const int = (name: keyof Env, fallback: number, min = 1) => {
     const v = env[name];
     if (v === undefined) return fallback;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== "string" || !Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
     return n;
   };
   return createHandler({
@@ -59,7 +60,12 @@ function setup(env: Env): Handler {
         },
       },
     ],
-    limits: { maxTokens: int("MAX_TOKENS", 512), maxConcurrent: int("MAX_CONCURRENT", 4), maxBodyBytes: int("MAX_BODY_BYTES", 1 << 20) },
+    limits: {
+      maxTokens: int("MAX_TOKENS", 512),
+      maxConcurrent: int("MAX_CONCURRENT", 4),
+      maxQueued: int("MAX_QUEUED", 64, 0),
+      maxBodyBytes: int("MAX_BODY_BYTES", 1 << 20),
+    },
   });
 }
 

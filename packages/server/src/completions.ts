@@ -44,8 +44,8 @@ const CHAT_SCHEMA: Schema = { ...COMMON, messages: { type: "messages", required:
 export interface CompletionContext {
   registry: ModelRegistry;
   limits: Limits;
-  /** takes a generation slot (429 when none is free); returns its release */
-  acquire(): () => void;
+  /** waits for a generation slot (429 when the queue is full too); returns its release */
+  acquire(signal?: AbortSignal): Promise<() => void>;
   headers: Record<string, string>;
   host?: HostContext;
 }
@@ -68,7 +68,7 @@ export async function completions(body: unknown, chat: boolean, ctx: CompletionC
   if (maxTokens > ctx.limits.maxTokens) {
     throw new HttpError(400, `${where}: max_tokens ${maxTokens} is above this server's limit of ${ctx.limits.maxTokens}`, undefined, "max_tokens");
   }
-  const release = ctx.acquire();
+  const release = await ctx.acquire(clientGone);
   let model: Awaited<ReturnType<ModelRegistry["load"]>>["model"] | undefined;
   try {
     const served = await ctx.registry.load(entry);

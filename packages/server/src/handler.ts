@@ -43,8 +43,8 @@ const CORS = {
 export function createHandler(opts: ServerOptions): Handler {
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const registry = new ModelRegistry(opts.models);
-  const gate = new ConcurrencyGate(limits.maxConcurrent);
-  const ctx = { registry, limits, acquire: () => gate.acquire(), headers: CORS };
+  const gate = new ConcurrencyGate(limits.maxConcurrent, limits.maxQueued);
+  const ctx = { registry, limits, acquire: (signal?: AbortSignal) => gate.acquire(signal), headers: CORS };
   const r = opts.retrieval ?? {};
   const retrieval: RetrievalOptions = {
     ...r,
@@ -56,7 +56,12 @@ export function createHandler(opts: ServerOptions): Handler {
     "/healthz": {
       GET: async () =>
         Response.json(
-          { status: "ok", models: registry.entries.map((e) => ({ id: e.id, loaded: registry.isLoaded(e.id) })), active_generations: gate.active },
+          {
+            status: "ok",
+            models: registry.entries.map((e) => ({ id: e.id, loaded: registry.isLoaded(e.id) })),
+            active_generations: gate.active,
+            queued_generations: gate.queued,
+          },
           { headers: CORS },
         ),
     },

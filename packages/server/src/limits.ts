@@ -6,13 +6,15 @@ export interface Limits {
   maxBodyBytes: number;
   /** most tokens one request may generate (default 512) */
   maxTokens: number;
-  /** generations running at once; more get 429 (default 4) */
+  /** generations running at once (default 4) */
   maxConcurrent: number;
+  /** generations waiting for a slot, in arrival order; more get 429 (default 64) */
+  maxQueued: number;
   /** longest prompt in characters (default 32768) */
   maxPromptChars: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { maxBodyBytes: 1 << 20, maxTokens: 512, maxConcurrent: 4, maxPromptChars: 32768 };
+export const DEFAULT_LIMITS: Limits = { maxBodyBytes: 1 << 20, maxTokens: 512, maxConcurrent: 4, maxQueued: 64, maxPromptChars: 32768 };
 
 /** The body as JSON, read at most `limit` bytes (a lying Content-Length does not get past it). */
 export async function readJsonBody(req: Request, limit: number): Promise<unknown> {
@@ -48,33 +50,69 @@ export async function readJsonBody(req: Request, limit: number): Promise<unknown
   }
 }
 
-/** Counts running generations; a slot is taken before work starts and given back when it ends. */
+/**
+ * Slots for generations: up to `max` run at once, up to `maxQueued` more wait in arrival
+ * order, the rest get 429. A waiting request whose client goes away leaves the queue.
+ */
 export class ConcurrencyGate {
   private running = 0;
-  constructor(private readonly max: number) {}
+  private readonly waiting: { grant: (release: () => void) => void }[] = [];
+  constructor(
+    private readonly max: number,
+    private readonly maxQueued = 0,
+  ) {}
 
   get active(): number {
     return this.running;
   }
 
-  /** A release function, or a 429 when every slot is taken. */
-  acquire(): () => void {
-    if (this.running >= this.max) {
-      throw new HttpError(
-        429,
-        `${this.running} generations are running, the most this server runs at once; retry shortly`,
-        "rate_limit_error",
-        null,
-        "too_many_requests",
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /** A release function once a slot is free; 429 when the queue is full too. */
+  acquire(signal?: AbortSignal): Promise<() => void> {
+    if (this.running < this.max) {
+      this.running++;
+      return Promise.resolve(this.releaser());
+    }
+    if (this.waiting.length >= this.maxQueued) {
+      return Promise.reject(
+        new HttpError(
+          429,
+          `${this.running} generations are running and ${this.waiting.length} waiting, the most this server takes; retry shortly`,
+          "rate_limit_error",
+          null,
+          "too_many_requests",
+        ),
       );
     }
-    this.running++;
+    return new Promise((resolve, reject) => {
+      const entry = { grant: resolve };
+      this.waiting.push(entry);
+      signal?.addEventListener(
+        "abort",
+        () => {
+          const i = this.waiting.indexOf(entry);
+          if (i >= 0) {
+            this.waiting.splice(i, 1);
+            reject(new HttpError(499, "the client went away while waiting for a slot", "invalid_request_error", null, "client_closed"));
+          }
+        },
+        { once: true },
+      );
+    });
+  }
+
+  private releaser(): () => void {
     let released = false;
     return () => {
-      if (!released) {
-        released = true;
-        this.running--;
-      }
+      if (released) return;
+      released = true;
+      // the slot passes straight to the next in line
+      const next = this.waiting.shift();
+      if (next) next.grant(this.releaser());
+      else this.running--;
     };
   }
 }

@@ -207,8 +207,8 @@ describe("concurrency", () => {
     expect(together).toEqual(alone);
   });
 
-  it("beyond maxConcurrent a request gets 429; a cancelled stream gives its slot back", async () => {
-    const h = createHandler({ models: [await slowEntry()], limits: { maxConcurrent: 1 } });
+  it("beyond maxConcurrent and a full queue a request gets 429; a cancelled stream gives its slot back", async () => {
+    const h = createHandler({ models: [await slowEntry()], limits: { maxConcurrent: 1, maxQueued: 0 } });
     const first = await post(h, "/v1/completions", { prompt: "Once upon a time", max_tokens: 500, stream: true });
     const reader = first.body?.getReader();
     await reader?.read();
@@ -221,6 +221,31 @@ describe("concurrency", () => {
       await new Promise((r) => setTimeout(r, 20));
     const third = await post(h, "/v1/completions", { prompt: "a", max_tokens: 2 });
     expect(third.status).toBe(200);
+  });
+});
+
+describe("queue", () => {
+  it("requests beyond maxConcurrent wait their turn, in order, and complete; beyond the queue 429", async () => {
+    const h = createHandler({ models: [await tinyEntry()], limits: { maxConcurrent: 1, maxQueued: 2 } });
+    const reqs = [1, 2, 3].map((seed) => ({ prompt: "Once upon a time", max_tokens: 16, temperature: 1, seed }));
+    const alone: string[] = [];
+    for (const r of reqs) alone.push((await (await post(h, "/v1/completions", r)).json()).choices[0].text);
+    const order: number[] = [];
+    const all = reqs.map((r, i) =>
+      post(h, "/v1/completions", r).then(async (res) => {
+        order.push(i);
+        return { status: res.status, body: await res.json() };
+      }),
+    );
+    // one running and two waiting: a fourth is turned away
+    const fourth = await post(h, "/v1/completions", { prompt: "a", max_tokens: 2 });
+    expect(fourth.status).toBe(429);
+    const done = await Promise.all(all);
+    expect(done.map((d) => d.status)).toEqual([200, 200, 200]);
+    expect(done.map((d) => d.body.choices[0].text)).toEqual(alone);
+    expect(order).toEqual([0, 1, 2]);
+    const health = await (await h(new Request("http://edge.test/healthz"))).json();
+    expect([health.active_generations, health.queued_generations]).toEqual([0, 0]);
   });
 });
 
