@@ -8,6 +8,7 @@ import { benchRetrieval } from "@edgespec/bench/retrieval";
 import { benchSpec } from "@edgespec/bench/spec";
 import { benchTransplant } from "@edgespec/bench/transplant";
 import { EdgespecError } from "@edgespec/runtime";
+import { chatCommand } from "./chat";
 import { generateCommand } from "./generate";
 import { embedCommand, indexCommand, searchCommand } from "./retrieval";
 import { serveCommand } from "./serve";
@@ -27,6 +28,8 @@ const HELP = `usage:
                   | --first-finish N
   edgespec transplant --base <model> --donor <model> [--k 64] [--method omp|mean|zero|randn]
                      --out <dir> [--base-tokenizer FILE] [--donor-tokenizer FILE] [--seed S] [--json]
+  edgespec chat --model <dir|file|url|org/name> [--system TEXT] [--temperature T] [--top-p P]
+                [--seed S] [--max-tokens N] [--json]       (stdin: one user turn per line)
   edgespec serve --model <dir|file|url|org/name> [--tokenizer FILE] [--id NAME] [--dtype D]
                  [--host 127.0.0.1] [--port 8787] [--max-tokens N] [--max-concurrent N]
                  [--max-queued N] [--preload] [--splade DIR] [--dupmae DIR] [--index DIR]
@@ -65,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   if (command === "generate") return generateCommand(rest);
+  if (command === "chat") return chatCommand(rest);
   if (command === "transplant") return transplantCommand(rest);
   if (command === "serve") return serveCommand(rest);
   if (command === "embed") return embedCommand(rest);

@@ -333,6 +333,55 @@ describe("edgespec transplant", () => {
   });
 });
 
+describe("edgespec chat", () => {
+  function chat(args: string[], stdin: string): Promise<Run> {
+    return new Promise((done, fail) => {
+      const p = spawn(process.execPath, [CLI, "chat", ...args]);
+      let stdout = "";
+      let stderr = "";
+      p.stdout.on("data", (d) => {
+        stdout += d;
+      });
+      p.stderr.on("data", (d) => {
+        stderr += d;
+      });
+      p.on("error", fail);
+      p.on("close", (code) => done({ code, stdout, stderr }));
+      p.stdin.end(stdin);
+    });
+  }
+
+  it("answers each stdin line as a turn of one conversation through the chat template", async () => {
+    // TinyStories-656K with a chat template added to a copy of its tokenizer_config.json
+    const dir = join(tmp, "tiny-chat");
+    const { mkdirSync, symlinkSync } = await import("node:fs");
+    mkdirSync(dir, { recursive: true });
+    for (const f of ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json"]) symlinkSync(join(TINY, f), join(dir, f));
+    const cfg = JSON.parse(readFileSync(join(TINY, "tokenizer_config.json"), "utf8"));
+    cfg.chat_template = "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";
+    writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(cfg));
+    const r = await chat(["--model", dir, "--max-tokens", "12", "--json"], "Tell me a story.\n\nWhat happened next?\n");
+    expect(r.code).toBe(0);
+    const turns = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(turns.map((t) => [t.turn, t.user, t.tokens])).toEqual([
+      [0, "Tell me a story.", 12],
+      [1, "What happened next?", 12],
+    ]);
+    // the same conversation gives the same replies (seeded per turn)
+    const again = await chat(["--model", dir, "--max-tokens", "12", "--json"], "Tell me a story.\nWhat happened next?\n");
+    expect(again.stdout).toBe(r.stdout);
+  });
+
+  it("says when the model has no chat template", async () => {
+    const r = await chat(["--model", TINY], "hi\n");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/has no chat template; use `edgespec generate`/);
+  });
+});
+
 describe("edgespec bench load", () => {
   it("concurrent streams against edgespec serve all complete with their lone text; malformed ones get 4xx", async () => {
     const r = await cli(["bench", "load", "--requests", "16", "--malformed", "6", "--max-tokens", "24", "--json"], { EDGESPEC_FIXTURES: SHARED });
