@@ -11,8 +11,9 @@
  * (p50/p99), errors, and the server's resident memory before and after.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { fixtures } from "./paths";
+import { percentile } from "./stats";
 
 const ONLY_LOCAL = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/;
 
@@ -30,12 +31,6 @@ export interface LoadResult {
   server_up: boolean;
   rss_mb_before: number | null;
   rss_mb_after: number | null;
-}
-
-function percentile(xs: number[], p: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 }
 
 function rssMb(pid: number | undefined): number | null {
@@ -128,8 +123,7 @@ export async function benchLoad(argv: string[]): Promise<number> {
 
   let server: ChildProcess | undefined;
   if (!url) {
-    const model = resolve(process.env.EDGESPEC_FIXTURES ?? join(process.cwd(), "..", "shared"), "models", "tinystories-656k");
-    if (!existsSync(model)) throw new Error(`bench load needs ${model} (set EDGESPEC_FIXTURES), or --url of a running server`);
+    const model = fixtures("load (or --url of a running server)", "models", "tinystories-656k");
     server = spawn(
       process.execPath,
       [process.argv[1], "serve", "--model", model, "--port", "0", "--max-concurrent", "4", "--max-queued", String(requests + 8), "--preload"],

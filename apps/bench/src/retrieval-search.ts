@@ -10,7 +10,7 @@
  * must equal brute force on a sample of queries or the benchmark throws.
  */
 import { BruteForceSparse, SparseIndex, SyntheticSparse } from "@edgespec/retrieval";
-import { median } from "./stats";
+import { median, percentile } from "./stats";
 
 export interface SearchBenchResult {
   docs: number;
@@ -25,11 +25,6 @@ export interface SearchBenchResult {
 
 const K = 10;
 const BATCH = 8192;
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-}
 
 export async function benchSearch(opts: { docs: number; queries: number; seed: number; log?: (s: string) => void }): Promise<SearchBenchResult> {
   const log = opts.log ?? (() => {});

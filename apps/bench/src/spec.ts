@@ -15,16 +15,16 @@
  *   edgespec bench spec [--drafter a,b,...] [--quick] [--json]
  */
 
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { DecodingOptionsError, type Drafter, draftBudget, generate, verifyCostCurve } from "@edgespec/decoding";
 import { createDrafter, DRAFTER_SPECS } from "@edgespec/drafters";
 import { LlamaModel, type LoadedModel, loadCausalLM, loadLlama } from "@edgespec/models";
 import { resolveModelSource } from "@edgespec/models/node";
 import { WasmBackend } from "@edgespec/runtime";
 import { randomWeights, SHAPES } from "./decode";
+import { fixtures, repoRoot } from "./paths";
 import { SPEC_SUITE, type SpecCategory } from "./spec-suite";
 import { median } from "./stats";
 import { writeTransplantedDrafter } from "./transplant";
@@ -44,18 +44,9 @@ export interface SpecResult {
   identical: boolean;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, "..", "..", "..");
-
-function fixtures(...parts: string[]): string {
-  const p = join(resolve(process.env.EDGESPEC_FIXTURES ?? join(repoRoot, "..", "shared")), ...parts);
-  if (!existsSync(p)) throw new Error(`bench spec needs ${p} (set EDGESPEC_FIXTURES to the shared fixture folder)`);
-  return p;
-}
-
 async function loadModels(): Promise<{ name: string; loaded: LoadedModel }[]> {
-  const tiny = await loadCausalLM(await resolveModelSource(fixtures("models", "tinystories-656k")));
-  const storiesDir = fixtures("models", "stories260K");
+  const tiny = await loadCausalLM(await resolveModelSource(fixtures("spec", "models", "tinystories-656k")));
+  const storiesDir = fixtures("spec", "models", "stories260K");
   const tok = await resolveModelSource(join(storiesDir, "tok512.bin"));
   const stories = await loadCausalLM(await resolveModelSource(join(storiesDir, "stories260K.bin")), {
     tokenizer: { source: tok, file: tok.entry ?? "tok512.bin" },

@@ -18,14 +18,14 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { generate } from "@edgespec/decoding";
 import { resolveModelSource } from "@edgespec/models/node";
 import { createBackend, OmpSolver } from "@edgespec/runtime";
 import { type Checkpoint, checkpointFiles, checkpointModel, matchVocabularies, readCheckpoint, scoreTexts, transplantTokenizer } from "@edgespec/transplant";
+import { fixtures, repoRoot } from "./paths";
 import { median } from "./stats";
 
 export interface TransplantBenchRow {
@@ -38,15 +38,6 @@ export interface TransplantBenchRow {
   acc: number;
   bpb: number;
   seconds: number;
-}
-
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, "..", "..", "..");
-
-function fixtures(...parts: string[]): string {
-  const p = join(resolve(process.env.EDGESPEC_FIXTURES ?? join(repoRoot, "..", "shared")), ...parts);
-  if (!existsSync(p)) throw new Error(`bench transplant needs ${p} (set EDGESPEC_FIXTURES to the shared fixture folder)`);
-  return p;
 }
 
 const MODELS = { stories260k: "stories260K", "tinystories-656k": "tinystories-656k", aidreams260k: "aidreams260K" } as const;
@@ -89,8 +80,8 @@ export async function heldOutStories(models: Checkpoint[], perModel: number, max
  * draft model for TinyStories-656K. Returns the folder.
  */
 export async function writeTransplantedDrafter(dir: string): Promise<string> {
-  const base = await readCheckpoint(await resolveModelSource(fixtures("models", "stories260K")));
-  const donor = await readCheckpoint(await resolveModelSource(fixtures("models", "tinystories-656k")));
+  const base = await readCheckpoint(await resolveModelSource(fixtures("transplant", "models", "stories260K")));
+  const donor = await readCheckpoint(await resolveModelSource(fixtures("transplant", "models", "tinystories-656k")));
   const r = await transplantTokenizer(base, donor, { method: "omp", k: 8 });
   const out = join(dir, "stories260k-omp8-tinystories");
   mkdirSync(out, { recursive: true });
@@ -103,7 +94,8 @@ export async function benchTransplant(argv: string[]): Promise<number> {
   const quick = argv.includes("--quick");
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const ckpts = new Map<ModelName, Checkpoint>();
-  for (const name of Object.keys(MODELS) as ModelName[]) ckpts.set(name, await readCheckpoint(await resolveModelSource(fixtures("models", MODELS[name]))));
+  for (const name of Object.keys(MODELS) as ModelName[])
+    ckpts.set(name, await readCheckpoint(await resolveModelSource(fixtures("transplant", "models", MODELS[name]))));
   const get = (n: ModelName) => ckpts.get(n) as Checkpoint;
 
   const texts = await heldOutStories([get("tinystories-656k"), get("stories260k")], quick ? 4 : 16, quick ? 96 : 200);
