@@ -1,11 +1,15 @@
-import { readFile, stat } from "node:fs/promises";
+import { rmSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { loadCausalLM } from "@edgespec/models";
 import { resolveModelSource } from "@edgespec/models/node";
+import { loadSpladeEncoder, SparseIndex } from "@edgespec/retrieval";
 import { createHandler } from "@edgespec/server";
 import { defineConfig } from "vitest/config";
+import { writeEncoderFixture } from "../../packages/retrieval/test/fixtures/encoders";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const compatibilityDate = "2026-04-01";
@@ -15,10 +19,34 @@ const shared = resolve(process.env.EDGESPEC_FIXTURES ?? join(here, "..", "..", "
  * Stands in for the static-assets binding: serves ../shared/models/<path> from Node, as
  * Cloudflare serves a Worker's assets (GET and HEAD, Content-Length, 404 when missing).
  */
+/** A random-weight SPLADE checkpoint and an index built from it in Node, under /retrieval/. */
+const retrievalDir = await mkdtemp(join(tmpdir(), "edgespec-worker-retrieval-"));
+process.once("exit", () => rmSync(retrievalDir, { recursive: true, force: true }));
+const DOCS = ["The cat sat on the mat.", "Dogs like to run in the park.", "A small red boat sailed across the lake.", "Sparse retrieval reads like keywords."];
+const PRUNE = { topK: 64, queryTopK: 16 };
+
+async function buildRetrievalFixture(): Promise<void> {
+  await writeEncoderFixture("splade-tiny", join(retrievalDir, "splade"));
+  const enc = await loadSpladeEncoder(await resolveModelSource(join(retrievalDir, "splade")), { topK: PRUNE.topK, query: { topK: PRUNE.queryTopK } });
+  const index = await SparseIndex.create();
+  DOCS.forEach((text, id) => {
+    index.add(id, enc.encodeDocument(text));
+  });
+  await mkdir(join(retrievalDir, "index"), { recursive: true });
+  await writeFile(join(retrievalDir, "index", "index.bin"), index.save());
+  await writeFile(join(retrievalDir, "index", "docs.jsonl"), `${DOCS.map((text, id) => JSON.stringify({ id, text })).join("\n")}\n`);
+  await writeFile(
+    join(retrievalDir, "index", "meta.json"),
+    JSON.stringify({ format: "edgespec-index-folder/1", mode: "splade", prune: PRUNE, documents: DOCS.length }),
+  );
+}
+
 async function modelFiles(request: Request): Promise<Response> {
   const path = normalize(decodeURIComponent(new URL(request.url).pathname)).replace(/^(\.\.[/\\])+/, "");
-  const file = join(shared, path);
-  if (!file.startsWith(shared)) return new Response("forbidden", { status: 403 });
+  const inRetrieval = path.startsWith("/retrieval/");
+  const root = inRetrieval ? retrievalDir : shared;
+  const file = join(root, inRetrieval ? path.slice("/retrieval".length) : path);
+  if (!file.startsWith(root)) return new Response("forbidden", { status: 403 });
   try {
     const info = await stat(file);
     const headers = { "content-length": String(info.size), "content-type": "application/octet-stream" };
@@ -36,18 +64,29 @@ export const CROSS_HOST_REQUESTS = [
   { prompt: "The little dog", max_tokens: 40, temperature: 0.7, top_p: 0.9, seed: 11, stop: ["."] },
 ];
 
-async function nodeAnswers(): Promise<string[]> {
+async function nodeAnswers(): Promise<{ completions: string[]; embeddings: unknown; search: unknown }> {
+  await buildRetrievalFixture();
+  const splade = async () => loadSpladeEncoder(await resolveModelSource(join(retrievalDir, "splade")), { topK: PRUNE.topK, query: { topK: PRUNE.queryTopK } });
   const handler = createHandler({
     models: [{ id: "tinystories-656k", load: async () => loadCausalLM(await resolveModelSource(join(shared, "models", "tinystories-656k"))) }],
+    retrieval: {
+      splade,
+      search: async () => ({
+        mode: "splade",
+        index: await SparseIndex.load(new Uint8Array(await readFile(join(retrievalDir, "index", "index.bin")))),
+        texts: new Map(DOCS.map((t, i) => [i, t])),
+      }),
+    },
   });
-  const out: string[] = [];
-  for (const body of CROSS_HOST_REQUESTS) {
-    const res = await handler(
-      new Request("http://node/v1/completions", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-    );
-    out.push((await res.json()).choices[0].text);
-  }
-  return out;
+  const post = async (path: string, body: unknown) =>
+    (await handler(new Request(`http://node${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }))).json();
+  const completions: string[] = [];
+  for (const body of CROSS_HOST_REQUESTS) completions.push((await post("/v1/completions", body)).choices[0].text);
+  return {
+    completions,
+    embeddings: (await post("/v1/embeddings", { input: ["the cat", "a boat"], encoding: "splade" })).data,
+    search: (await post("/v1/search", { query: "a cat on a mat", k: 3 })).data,
+  };
 }
 
 export default defineConfig(async () => ({
@@ -67,7 +106,14 @@ export default defineConfig(async () => ({
             modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
             compatibilityDate,
             serviceBindings: { MODEL_FILES: modelFiles },
-            bindings: { MODEL_PATH: "/models/tinystories-656k", MAX_CONCURRENT: "2", MAX_QUEUED: "0", MAX_TOKENS: "256" },
+            bindings: {
+              MODEL_PATH: "/models/tinystories-656k",
+              MAX_CONCURRENT: "2",
+              MAX_QUEUED: "0",
+              MAX_TOKENS: "256",
+              SPLADE_PATH: "/retrieval/splade",
+              INDEX_PATH: "/retrieval/index",
+            },
           },
         ],
       },

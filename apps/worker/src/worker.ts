@@ -12,10 +12,15 @@
  *   MODEL_ID      the name clients send as "model" (default: the folder name)
  *   MODEL_DTYPE   f32 | f16 | q8_0 | q4_0: quantize on load to fit 128 MB (default: as stored)
  *   MAX_TOKENS, MAX_CONCURRENT, MAX_QUEUED, MAX_BODY_BYTES   request limits (defaults 512, 4, 64, 1 MiB)
+ *   SPLADE_PATH   a SPLADE checkpoint folder in the same binding: POST /v1/embeddings
+ *   INDEX_PATH    an `edgespec index build` folder (meta.json, index.bin, docs.jsonl) made with
+ *                 that encoder: POST /v1/search, queries pruned as the index says
  */
 import { loadCausalLM, type ModelSource, WEIGHT_DTYPES, type WeightDType } from "@edgespec/models";
+import { loadSpladeEncoder, SparseIndex, type SpladeEncoder } from "@edgespec/retrieval";
 import { createBackend } from "@edgespec/runtime";
-import { createHandler, type Handler } from "@edgespec/server";
+import { rustModule } from "@edgespec/runtime/workerd";
+import { createHandler, type Handler, type RetrievalOptions } from "@edgespec/server";
 import { type FetcherLike, FetcherModelSource, type R2BucketLike, R2ModelSource } from "./sources";
 
 export interface Env {
@@ -28,6 +33,8 @@ export interface Env {
   MAX_CONCURRENT?: string;
   MAX_QUEUED?: string;
   MAX_BODY_BYTES?: string;
+  SPLADE_PATH?: string;
+  INDEX_PATH?: string;
 }
 
 let handler: Handler | undefined;
@@ -39,10 +46,12 @@ function setup(env: Env): Handler {
   const dtype = env.MODEL_DTYPE as WeightDType | undefined;
   if (dtype !== undefined && !WEIGHT_DTYPES.includes(dtype))
     throw new Error(`MODEL_DTYPE must be one of ${WEIGHT_DTYPES.join(", ")}, got ${JSON.stringify(dtype)}`);
-  let source: ModelSource;
-  if (env.MODEL_FILES) source = new FetcherModelSource(env.MODEL_FILES, path);
-  else if (env.WEIGHTS) source = new R2ModelSource(env.WEIGHTS, path);
-  else throw new Error("bind the model files: a Fetcher binding MODEL_FILES (e.g. static assets) or an R2 bucket WEIGHTS");
+  const sourceAt = (folder: string): ModelSource => {
+    if (env.MODEL_FILES) return new FetcherModelSource(env.MODEL_FILES, folder);
+    if (env.WEIGHTS) return new R2ModelSource(env.WEIGHTS, folder);
+    throw new Error("bind the model files: a Fetcher binding MODEL_FILES (e.g. static assets) or an R2 bucket WEIGHTS");
+  };
+  const source = sourceAt(path);
   const int = (name: keyof Env, fallback: number, min = 1) => {
     const v = env[name];
     if (v === undefined) return fallback;
@@ -60,6 +69,7 @@ function setup(env: Env): Handler {
         },
       },
     ],
+    retrieval: retrievalFrom(env, sourceAt),
     limits: {
       maxTokens: int("MAX_TOKENS", 512),
       maxConcurrent: int("MAX_CONCURRENT", 4),
@@ -67,6 +77,51 @@ function setup(env: Env): Handler {
       maxBodyBytes: int("MAX_BODY_BYTES", 1 << 20),
     },
   });
+}
+
+interface IndexMeta {
+  mode: string;
+  prune?: { topK?: number; queryTopK?: number };
+}
+
+function retrievalFrom(env: Env, sourceAt: (folder: string) => ModelSource): RetrievalOptions {
+  if (!env.SPLADE_PATH) return {};
+  const index = env.INDEX_PATH ? sourceAt(env.INDEX_PATH) : undefined;
+  // read on first use, so a missing file is a request's 503, not a failed isolate
+  let metaRead: Promise<IndexMeta | undefined> | undefined;
+  const meta = () =>
+    (metaRead ??= index
+      ? index.open("meta.json").then(
+          (b) => JSON.parse(new TextDecoder().decode(b)) as IndexMeta,
+          (e: unknown) => {
+            metaRead = undefined;
+            throw e;
+          },
+        )
+      : Promise.resolve(undefined));
+  const splade = async (): Promise<SpladeEncoder> => {
+    const prune = (await meta())?.prune ?? {};
+    return loadSpladeEncoder(sourceAt(env.SPLADE_PATH as string), {
+      backend: await createBackend("wasm"),
+      topK: prune.topK,
+      query: prune.queryTopK === undefined ? undefined : { topK: prune.queryTopK },
+    });
+  };
+  const search = index
+    ? async () => {
+        const m = await meta();
+        if (m?.mode !== "splade") throw new Error(`INDEX_PATH holds a ${m?.mode} index; this Worker serves SPLADE indexes`);
+        const texts = new Map<number, string>();
+        for (const line of new TextDecoder().decode(await index.open("docs.jsonl")).split("\n")) {
+          if (!line) continue;
+          const d = JSON.parse(line) as { id: number; text: string };
+          texts.set(d.id, d.text);
+        }
+        // Workers run only imported wasm: the index instantiates the module the runtime imported
+        return { mode: "splade" as const, index: await SparseIndex.load(await index.open("index.bin"), { wasm: rustModule }), texts };
+      }
+    : undefined;
+  return { splade, search };
 }
 
 export default {

@@ -8,7 +8,10 @@ interface Edge {
   fetch(input: string, init?: RequestInit): Promise<Response>;
 }
 const edge = (env as unknown as { EDGE: Edge }).EDGE;
-const crossHost = JSON.parse((env as unknown as { CROSS_HOST: string }).CROSS_HOST) as { requests: Record<string, unknown>[]; node: string[] };
+const crossHost = JSON.parse((env as unknown as { CROSS_HOST: string }).CROSS_HOST) as {
+  requests: Record<string, unknown>[];
+  node: { completions: string[]; embeddings: unknown; search: unknown };
+};
 
 function post(path: string, body: unknown, headers: Record<string, string> = { "content-type": "application/json" }): Promise<Response> {
   return edge.fetch(`http://edge${path}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
@@ -35,9 +38,9 @@ describe("edgespec Worker in workerd", () => {
       const res = await post("/v1/completions", crossHost.requests[i]);
       expect(res.status).toBe(200);
       const body = (await res.json()) as { choices: { text: string }[] };
-      expect(body.choices[0].text).toBe(crossHost.node[i]);
+      expect(body.choices[0].text).toBe(crossHost.node.completions[i]);
     }
-    expect(crossHost.node[0].length).toBeGreaterThan(20);
+    expect(crossHost.node.completions[0].length).toBeGreaterThan(20);
   });
 
   it("streams server-sent events that add up to the same text", async () => {
@@ -49,7 +52,7 @@ describe("edgespec Worker in workerd", () => {
       .slice(0, -1)
       .map((d) => (JSON.parse(d) as { choices: { text: string }[] }).choices[0].text)
       .join("");
-    expect(text).toBe(crossHost.node[1]);
+    expect(text).toBe(crossHost.node.completions[1]);
   });
 
   it("a client that stops reading gives its generation slot back", async () => {
@@ -68,7 +71,7 @@ describe("edgespec Worker in workerd", () => {
   it("runs concurrent requests, each with its own cache, and refuses more than MAX_CONCURRENT", async () => {
     const two = await Promise.all([post("/v1/completions", crossHost.requests[0]), post("/v1/completions", crossHost.requests[1])]);
     const texts = await Promise.all(two.map(async (r) => ((await r.json()) as { choices: { text: string }[] }).choices[0].text));
-    expect(texts).toEqual([crossHost.node[0], crossHost.node[1]]);
+    expect(texts).toEqual([crossHost.node.completions[0], crossHost.node.completions[1]]);
     // hold both slots with streams, then a third request is turned away
     const held = await Promise.all([1, 2].map((seed) => post("/v1/completions", { prompt: "Once upon a time", max_tokens: 256, seed, stream: true })));
     const readers = held.map((r) => r.body?.getReader());
@@ -78,6 +81,17 @@ describe("edgespec Worker in workerd", () => {
     if (third.status === 429) expect(((await third.json()) as { error: { code: string } }).error.code).toBe("too_many_requests");
     else await third.text();
     await Promise.all(readers.map((r) => r?.cancel()));
+  });
+
+  it("/v1/embeddings and /v1/search answer as in Node (SPLADE and the index, wasm imported as a module)", async () => {
+    const e = await post("/v1/embeddings", { input: ["the cat", "a boat"], encoding: "splade" });
+    expect(e.status).toBe(200);
+    expect(((await e.json()) as { data: unknown }).data).toEqual(crossHost.node.embeddings);
+    const s = await post("/v1/search", { query: "a cat on a mat", k: 3 });
+    expect(s.status).toBe(200);
+    const hits = ((await s.json()) as { data: { id: number; text: string }[] }).data;
+    expect(hits).toEqual(crossHost.node.search);
+    expect(hits).toHaveLength(3);
   });
 
   it("malformed and oversized requests get clear 4xx JSON", async () => {
