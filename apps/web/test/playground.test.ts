@@ -1,0 +1,252 @@
+/**
+ * End to end: the playground in headless Debian Chromium, served by Vite's dev server and by
+ * `vite build` + `vite preview`, loads TinyStories-656K from the shared fixtures over HTTP
+ * and must reproduce the numpy reference's greedy text, with and without drafters.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, describe, expect, it } from "vitest";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const app = resolve(here, "..");
+const repoRoot = resolve(app, "../..");
+const CHROMIUM = process.env.EDGESPEC_CHROMIUM ?? "/usr/bin/chromium";
+const fixtures = resolve(repoRoot, process.env.EDGESPEC_FIXTURES ?? "../shared");
+const modelDir = join(fixtures, "models", "tinystories-656k");
+const golden = JSON.parse(readFileSync(join(repoRoot, "packages/models/test/golden/tinystories-656k.json"), "utf8")) as {
+  cases: { text: string; greedy: number[]; greedy_text: string }[];
+};
+const viteBin = join(app, "node_modules", "vite", "bin", "vite.js");
+const results = join(app, "test-results");
+
+function freePort(): Promise<number> {
+  return new Promise((ok, bad) => {
+    const s = createServer();
+    s.once("error", bad);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+  });
+}
+
+interface Served {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Runs the vite CLI on a free port of 127.0.0.1 and waits until it answers. */
+async function vite(args: string[]): Promise<Served> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [viteBin, ...args, "--host", "127.0.0.1", "--port", String(port), "--strictPort"], {
+    cwd: app,
+    env: { ...process.env, EDGESPEC_FIXTURES: fixtures },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  child.stdout?.on("data", (d) => (log += d));
+  child.stderr?.on("data", (d) => (log += d));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`vite ${args.join(" ")} exited (${child.exitCode}):\n${log}`);
+    try {
+      if ((await fetch(`${url}/`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`vite ${args.join(" ")} did not answer on ${url} within 60 s:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    close: () =>
+      new Promise<void>((ok) => {
+        if (child.exitCode !== null) return ok();
+        child.once("exit", () => ok());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+async function waitReady(page: Page, what: string): Promise<void> {
+  await page.waitForFunction(() => ["ready", "error"].includes(document.getElementById("status")?.dataset.state ?? ""), undefined, { timeout: 120_000 });
+  const state = await page.getAttribute("#status", "data-state");
+  if (state !== "ready") throw new Error(`${what}: ${await page.textContent("#status")}`);
+}
+
+async function generateText(
+  page: Page,
+  drafter: string,
+  maxTokens: number,
+  prompt: string,
+): Promise<{ text: string; steps: number; bonus: number; accepted: number }> {
+  await page.fill("#prompt", prompt);
+  await page.fill("#max-tokens", String(maxTokens));
+  await page.fill("#temperature", "0");
+  await page.selectOption("#drafter", drafter);
+  await page.click("#generate");
+  await page.waitForFunction(
+    () => document.getElementById("output")?.dataset.done === "true" || document.getElementById("status")?.dataset.state === "error",
+    undefined,
+    { timeout: 120_000 },
+  );
+  await waitReady(page, `generate with ${drafter}`);
+  return {
+    text: (await page.textContent("#output")) ?? "",
+    steps: Number(await page.getAttribute("#output", "data-steps")),
+    bonus: await page.locator("#output .tok.bonus").count(),
+    accepted: await page.locator("#output .tok.acc").count(),
+  };
+}
+
+let browser: Browser | undefined;
+
+/** Checked in each test (not in a hook), so a missing requirement fails every test rather than skipping it. */
+async function launch(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (or set EDGESPEC_CHROMIUM)`);
+  if (!existsSync(join(modelDir, "model.safetensors")))
+    throw new Error(`TinyStories-656K not found at ${modelDir}: the shared fixtures live in ../shared beside the repo (or set EDGESPEC_FIXTURES)`);
+  if (!existsSync(viteBin)) throw new Error(`vite not installed at ${viteBin}: run pnpm install`);
+  browser ??= await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  return browser;
+}
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** The whole flow on one served page; returns the page for a screenshot. */
+async function exercise(url: string, screenshot?: string): Promise<void> {
+  const page = await (await launch()).newPage({ viewport: { width: 1100, height: 1000 } });
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`${m.text()} (${m.location().url})`);
+  });
+  try {
+    await page.goto(url);
+    expect(await page.inputValue("#model-url")).toBe("/models/tinystories-656k/");
+    await page.click("#load");
+    await waitReady(page, "load the default model");
+    expect(await page.textContent("#status")).toMatch(/safetensors, 2 layers, hidden 128, vocab 2048/);
+
+    const c = golden.cases[0];
+    const n = c.greedy.length;
+    const plain = await generateText(page, "none", n, c.text);
+    expect(plain.text).toBe(c.greedy_text);
+    expect(plain.steps).toBe(0);
+
+    for (const drafter of ["lookup", "recycling"]) {
+      const r = await generateText(page, drafter, n, c.text);
+      expect(r.text, drafter).toBe(c.greedy_text);
+      // every token after the first came out of a verify step: accepted drafts or a bonus
+      expect(r.steps, drafter).toBeGreaterThan(0);
+      expect(r.bonus, drafter).toBeGreaterThan(0);
+      expect(r.bonus + r.accepted, drafter).toBe(n - 1);
+    }
+
+    // a longer greedy run: speculation must still give plain greedy's text, and some drafts get accepted
+    const long = await generateText(page, "none", 96, c.text);
+    const spec = await generateText(page, "recycling", 96, c.text);
+    expect(spec.text).toBe(long.text);
+    expect(spec.accepted).toBeGreaterThan(0);
+    expect(
+      await page
+        .locator("#output .tok.acc")
+        .first()
+        .evaluate((e) => getComputedStyle(e).backgroundColor),
+    ).not.toBe("rgba(0, 0, 0, 0)");
+
+    await page.fill("#max-tokens", "48");
+    await page.click("#compare");
+    await page.waitForFunction(
+      () => document.getElementById("compare-results")?.dataset.done === "true" || document.getElementById("status")?.dataset.state === "error",
+      undefined,
+      { timeout: 120_000 },
+    );
+    await waitReady(page, "compare drafters");
+    const rows = await page
+      .locator("#compare-results tbody tr")
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
+    expect(rows.map((r) => r[0])).toEqual(["none", "lookup", "recycling"]);
+    for (const r of rows) {
+      expect(Number(r[1]), `tok/s of ${r[0]}`).toBeGreaterThan(0);
+      expect(Number(r[2]), `mean accepted of ${r[0]}`).toBeGreaterThanOrEqual(1);
+      expect(r[4], `same text for ${r[0]}`).toBe("yes");
+    }
+    // the chart drew something
+    const inked = await page.$eval("#chart", (cv) => {
+      const canvas = cv as HTMLCanvasElement;
+      const d = canvas.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height).data ?? new Uint8ClampedArray();
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+      return n;
+    });
+    expect(inked).toBeGreaterThan(100);
+
+    if (screenshot) {
+      mkdirSync(dirname(screenshot), { recursive: true });
+      await page.screenshot({ path: screenshot, fullPage: true });
+    }
+
+    // the file picker: the same folder's files as an in-memory ModelSource
+    const names = ["config.json", "generation_config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"];
+    await page.setInputFiles(
+      "#files",
+      names.map((f) => join(modelDir, f)),
+    );
+    await waitReady(page, "load the model from picked files");
+    expect(await page.textContent("#status")).toMatch(/picked files \(safetensors, 2 layers/);
+    const picked = await generateText(page, "lookup", n, c.text);
+    expect(picked.text).toBe(c.greedy_text);
+    expect(errors).toEqual([]);
+  } finally {
+    await page.close();
+  }
+}
+
+describe("playground in headless Chromium", () => {
+  it("dev server: loads TinyStories-656K, greedy text = numpy reference, with and without drafters", async () => {
+    await launch();
+    const server = await vite([]);
+    try {
+      await exercise(`${server.url}/`, join(results, "playground.png"));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("vite build + vite preview: the bundled page does the same", async () => {
+    await launch();
+    const out = mkdtempSync(join(tmpdir(), "edgespec-web-"));
+    try {
+      const build = spawn(process.execPath, [viteBin, "build", "--outDir", out, "--emptyOutDir"], { cwd: app, stdio: ["ignore", "pipe", "pipe"] });
+      let log = "";
+      build.stdout?.on("data", (d) => (log += d));
+      build.stderr?.on("data", (d) => (log += d));
+      const code = await new Promise<number | null>((ok) => build.once("exit", ok));
+      if (code !== 0) throw new Error(`vite build failed (${code}):\n${log}`);
+      const server = await vite(["preview", "--outDir", out]);
+      try {
+        await exercise(`${server.url}/`);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
