@@ -198,39 +198,55 @@ export class BertModel {
 
   /** Masked-LM logits [positions.length, vocab] row-major: row j scores the token at ids[positions[j]]. */
   mlmLogits(ids: readonly number[], positions: readonly number[], tokenTypeIds?: readonly number[]): Float32Array {
-    const head = this.mlm;
-    if (!head) throw new OutOfRangeError(`mlmLogits: this checkpoint (${this.config.architecture ?? this.config.modelType}) has no masked-LM head`);
+    this.checkPositions("mlmLogits", ids, positions);
+    return this.run(ids, tokenTypeIds, (x) => this.mlmHead(x, positions));
+  }
+
+  /** The last hidden state and the MLM logits at `positions`, from one forward (what DupMAE needs). */
+  encodeWithMlm(ids: readonly number[], positions: readonly number[], tokenTypeIds?: readonly number[]): { hidden: BertOutput; logits: Float32Array } {
+    this.checkPositions("encodeWithMlm", ids, positions);
+    return this.run(ids, tokenTypeIds, (x, n) => ({
+      hidden: { lastHiddenState: this.backend.read(x) as Float32Array, n, hidden: this.config.hiddenSize },
+      logits: this.mlmHead(x, positions),
+    }));
+  }
+
+  private checkPositions(what: string, ids: readonly number[], positions: readonly number[]): void {
+    if (!this.mlm) throw new OutOfRangeError(`${what}: this checkpoint (${this.config.architecture ?? this.config.modelType}) has no masked-LM head`);
     for (let j = 0; j < positions.length; j++) {
       const p = positions[j];
       if (!Number.isInteger(p) || p < 0 || p >= ids.length)
-        throw new OutOfRangeError(`mlmLogits: position ${p} (index ${j}) is outside the ${ids.length} input tokens`);
+        throw new OutOfRangeError(`${what}: position ${p} (index ${j}) is outside the ${ids.length} input tokens`);
     }
-    return this.run(ids, tokenTypeIds, (x) => {
-      const m = positions.length;
-      if (m === 0) return new Float32Array(0);
-      const be = this.backend;
-      const c = this.config;
-      const tmp: Tensor[] = [];
-      const make = (shape: number[]) => {
-        const t = be.empty("f32", shape);
-        tmp.push(t);
-        return t;
-      };
-      try {
-        const sel = make([m, c.hiddenSize]);
-        const t = make([m, c.hiddenSize]);
-        const logits = make([m, c.vocabSize]);
-        be.getRows(sel, x, positions);
-        this.linear(t, head.transform, sel);
-        this.act(t);
-        be.layernorm(sel, t, head.LayerNorm.weight, head.LayerNorm.bias, c.layerNormEps);
-        be.matmul(logits, head.decoder, sel);
-        be.add(logits, logits, head.bias);
-        return be.read(logits) as Float32Array;
-      } finally {
-        for (const t of tmp) t.free();
-      }
-    });
+  }
+
+  /** transform → activation → LayerNorm → decoder over the rows of `x` at `positions`. */
+  private mlmHead(x: Tensor, positions: readonly number[]): Float32Array {
+    const head = this.mlm as NonNullable<typeof this.mlm>;
+    const m = positions.length;
+    if (m === 0) return new Float32Array(0);
+    const be = this.backend;
+    const c = this.config;
+    const tmp: Tensor[] = [];
+    const make = (shape: number[]) => {
+      const t = be.empty("f32", shape);
+      tmp.push(t);
+      return t;
+    };
+    try {
+      const sel = make([m, c.hiddenSize]);
+      const t = make([m, c.hiddenSize]);
+      const logits = make([m, c.vocabSize]);
+      be.getRows(sel, x, positions);
+      this.linear(t, head.transform, sel);
+      this.act(t);
+      be.layernorm(sel, t, head.LayerNorm.weight, head.LayerNorm.bias, c.layerNormEps);
+      be.matmul(logits, head.decoder, sel);
+      be.add(logits, logits, head.bias);
+      return be.read(logits) as Float32Array;
+    } finally {
+      for (const t of tmp) t.free();
+    }
   }
 
   free(): void {

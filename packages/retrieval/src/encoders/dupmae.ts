@@ -99,8 +99,28 @@ export class DupMaeEncoder {
 
   /** The [CLS] hidden state, projected when the checkpoint has a projection. */
   denseOfIds(ids: readonly number[]): Float32Array {
+    return this.project(this.model.encode(ids).lastHiddenState);
+  }
+
+  /** max over the ordinary positions of relu(MLM logits), before the top-k cut: [vocab]. */
+  bagOfWordsOfIds(ids: readonly number[]): Float32Array {
+    const rows = this.ordinaryPositions(ids);
+    if (rows.length === 0) return new Float32Array(this.model.config.vocabSize);
+    return this.bagOfWords(this.model.mlmLogits(ids, rows), rows.length);
+  }
+
+  /** Both parts from one forward of the encoder. */
+  encodeIds(ids: readonly number[]): DupMaeVector {
+    if (ids.length > this.maxLength) throw new RangeError(`${ids.length} ids, more than maxLength ${this.maxLength}`);
+    const rows = this.ordinaryPositions(ids);
+    const { hidden, logits } = this.model.encodeWithMlm(ids, rows);
+    const bow = rows.length === 0 ? new Float32Array(this.model.config.vocabSize) : this.bagOfWords(logits, rows.length);
+    return { dense: this.project(hidden.lastHiddenState), sparse: sparsify(bow, { topK: this.topK }) };
+  }
+
+  private project(lastHiddenState: Float32Array): Float32Array {
     const H = this.model.config.hiddenSize;
-    const cls = this.model.encode(ids).lastHiddenState.slice(0, H);
+    const cls = lastHiddenState.slice(0, H);
     const p = this.options.projection;
     if (!p) return cls;
     const out = new Float32Array(p.outFeatures);
@@ -113,22 +133,13 @@ export class DupMaeEncoder {
     return out;
   }
 
-  /** max over the ordinary positions of relu(MLM logits), before the top-k cut: [vocab]. */
-  bagOfWordsOfIds(ids: readonly number[]): Float32Array {
-    const rows = this.ordinaryPositions(ids);
-    const vocab = this.model.config.vocabSize;
-    if (rows.length === 0) return new Float32Array(vocab);
-    // mlmLogits returns the rows in the order of the positions asked for
+  /** The logits come back in the order of the positions asked for: pool all their rows. */
+  private bagOfWords(logits: Float32Array, rows: number): Float32Array {
     return reluMaxPool(
-      this.model.mlmLogits(ids, rows),
-      vocab,
-      rows.map((_, r) => r),
+      logits,
+      this.model.config.vocabSize,
+      Array.from({ length: rows }, (_, r) => r),
     );
-  }
-
-  encodeIds(ids: readonly number[]): DupMaeVector {
-    if (ids.length > this.maxLength) throw new RangeError(`${ids.length} ids, more than maxLength ${this.maxLength}`);
-    return { dense: this.denseOfIds(ids), sparse: sparsify(this.bagOfWordsOfIds(ids), { topK: this.topK }) };
   }
 
   encode(text: string): DupMaeVector {
