@@ -8,7 +8,7 @@
 import { type Backend, type DType, type OmpSolver, type RopeStyle, splitmix32 as rng } from "@edgespec/runtime";
 import { applyProcessors, buildProcessors } from "../../packages/decoding/src/processors";
 import { seededRng } from "../../packages/decoding/src/rng";
-import { sampleLogits } from "../../packages/decoding/src/sampling";
+import { gumbelSample, sampleLogits } from "../../packages/decoding/src/sampling";
 import type { CaseResult, ConformanceReport } from "./report";
 
 export interface HostApi {
@@ -150,7 +150,7 @@ function cases(): Case[] {
   out.push({
     // @edgespec/decoding's promise: the same seed gives the same tokens on every host
     // (splitmix32 integers, float64 processors and softmax over the kernels' logits)
-    name: "seeded sampling: 200 steps of matmul logits → processors → sample",
+    name: "seeded sampling: 200 steps of matmul logits → processors → sample (inverse CDF and keyed Gumbel-max)",
     bound: 0,
     compare: [],
     run(be) {
@@ -161,16 +161,21 @@ function cases(): Case[] {
       const x = be.empty("f32", [1, dim]);
       const logits = be.empty("f32", [1, vocab]);
       const ps = buildProcessors({ temperature: 0.8, topK: 60, topP: 0.92, minP: 0.02, repetitionPenalty: 1.3, frequencyPenalty: 0.1 }, vocab);
+      // inverse-CDF draws from the seeded stream (constrained sampling), and the keyed
+      // Gumbel-max draws generate() and the speculative engine take (Math.log in every host)
+      const draw = (pick: (l: Float32Array, step: number) => number) => {
+        const tokens = [1];
+        for (let i = 0; i < 200; i++) {
+          be.getRows(x, emb, [tokens[tokens.length - 1]]);
+          be.matmul(logits, head, x);
+          const l = be.read(logits) as Float32Array;
+          applyProcessors(ps, l, tokens);
+          tokens.push(pick(l, tokens.length));
+        }
+        return Int32Array.from(tokens);
+      };
       const rand = seededRng(2024);
-      const tokens = [1];
-      for (let i = 0; i < 200; i++) {
-        be.getRows(x, emb, [tokens[tokens.length - 1]]);
-        be.matmul(logits, head, x);
-        const l = be.read(logits) as Float32Array;
-        applyProcessors(ps, l, tokens);
-        tokens.push(sampleLogits(l, rand));
-      }
-      return [Int32Array.from(tokens)];
+      return [draw((l) => sampleLogits(l, rand)), draw((l, position) => gumbelSample(l, 2024, position))];
     },
   });
   out.push({
