@@ -9,6 +9,8 @@ const repoRoot = resolve(here, "../..");
 /** Shared test data (real weights), read in place: $EDGESPEC_FIXTURES, default ../shared beside the repo. */
 export const fixturesDir = resolve(repoRoot, process.env.EDGESPEC_FIXTURES ?? "../shared");
 export const modelsDir = join(fixturesDir, "models");
+/** A SPLADE checkpoint folder for the retrieval demo, served at /splade/ when set (the e2e test writes a random-weight one). */
+export const spladeDir = process.env.EDGESPEC_SPLADE_DIR ? resolve(process.env.EDGESPEC_SPLADE_DIR) : undefined;
 
 const TYPES: Record<string, string> = {
   ".json": "application/json",
@@ -19,19 +21,24 @@ const TYPES: Record<string, string> = {
 };
 
 /**
- * Serves $EDGESPEC_FIXTURES/models at /models/ (GET and HEAD, read-only), so the page can load
- * the shared models over HTTP without copying them into the repository.
+ * Serves the folder `root` at `prefix` (GET and HEAD with byte ranges, read-only), so the page
+ * can load model folders over HTTP without copying them into the repository or the build.
+ * Without a root every request under `prefix` is answered 404.
  */
-export function sharedModels(root = modelsDir): Plugin {
+export function servedFolder(prefix: string, root: string | undefined, name: string): Plugin {
   const handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => {
     const url = new URL(req.url ?? "/", "http://x");
-    if (!url.pathname.startsWith("/models/")) return next();
+    if (!url.pathname.startsWith(prefix)) return next();
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.statusCode = 405;
       res.setHeader("Allow", "GET, HEAD");
       return res.end();
     }
-    const rel = decodeURIComponent(url.pathname.slice("/models/".length));
+    if (!root) {
+      res.statusCode = 404;
+      return res.end(`nothing is served at ${prefix} (set the folder's environment variable)`);
+    }
+    const rel = decodeURIComponent(url.pathname.slice(prefix.length));
     const file = resolve(root, rel);
     if (!(file + sep).startsWith(root + sep) || file === root || !existsSync(file) || !statSync(file).isFile()) {
       res.statusCode = 404;
@@ -60,7 +67,7 @@ export function sharedModels(root = modelsDir): Plugin {
     createReadStream(file, { start, end }).pipe(res);
   };
   return {
-    name: "edgespec-shared-models",
+    name,
     configureServer(server) {
       server.middlewares.use(handler);
     },
@@ -70,12 +77,22 @@ export function sharedModels(root = modelsDir): Plugin {
   };
 }
 
+/** $EDGESPEC_FIXTURES/models at /models/. */
+export function sharedModels(root = modelsDir): Plugin {
+  return servedFolder("/models/", root, "edgespec-shared-models");
+}
+
+/** $EDGESPEC_SPLADE_DIR at /splade/ (404 when unset). */
+export function spladeModel(root = spladeDir): Plugin {
+  return servedFolder("/splade/", root, "edgespec-splade-model");
+}
+
 export default defineConfig({
-  plugins: [sharedModels()],
+  plugins: [sharedModels(), spladeModel()],
   // the runtime finds its kernels by new URL("../kernels/x.wasm", import.meta.url): keep the
   // @edgespec packages out of pre-bundling so that URL stays next to the package's files
   optimizeDeps: {
-    exclude: ["@edgespec/runtime", "@edgespec/models", "@edgespec/decoding", "@edgespec/drafters"],
+    exclude: ["@edgespec/runtime", "@edgespec/models", "@edgespec/decoding", "@edgespec/drafters", "@edgespec/retrieval"],
     include: ["@edgespec/models > @huggingface/jinja", "@edgespec/models > @huggingface/tokenizers"],
   },
   server: { fs: { allow: [repoRoot, fixturesDir] } },

@@ -3,6 +3,7 @@ import { createDrafter } from "@edgespec/drafters";
 import { type LoadedModel, type LoadOptions, loadCausalLM, type ModelSource, resolveRemoteModelSource } from "@edgespec/models";
 import { drawChart, type Series } from "./chart";
 import { FilesModelSource } from "./file-source";
+import { setupRetrieval } from "./retrieval";
 import { recordingDrafter, type StepRecord, stepHue, type TokenRole, tokenRoles } from "./steps";
 import "./style.css";
 
@@ -267,3 +268,4 @@ ui.compare.addEventListener("click", async () => {
 
 setStatus("idle", "no model loaded");
 drawChart(ui.chart, []);
+setupRetrieval();

@@ -1,4 +1,4 @@
-/** The page's pure parts in Node: step roles, picked-file names, and the files source loading a real model. */
+/** The page's pure parts in Node: step roles, picked-file names, the retrieval demo's helpers, and the files source loading a real model. */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -6,10 +6,32 @@ import { generate } from "@edgespec/decoding";
 import { loadCausalLM } from "@edgespec/models";
 import { describe, expect, it } from "vitest";
 import { FilesModelSource, relativeNames } from "../src/file-source";
+import { documentLines, matchingTerms } from "../src/retrieval";
 import { tokenRoles } from "../src/steps";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const modelDir = join(resolve(repoRoot, process.env.EDGESPEC_FIXTURES ?? "../shared"), "models", "tinystories-656k");
+
+describe("retrieval demo helpers", () => {
+  it("takes one document per non-blank line", () => {
+    expect(documentLines("  a cat \n\n b dog\n   \n")).toEqual(["a cat", "b dog"]);
+  });
+  it("lists the query terms a document holds by contribution", () => {
+    const query = [
+      { term: "cat", id: 5, weight: 2 },
+      { term: "dog", id: 9, weight: 1 },
+      { term: "fish", id: 3, weight: 0.5 },
+    ];
+    const doc = { ids: Int32Array.from([3, 5, 9]), weights: Float32Array.from([4, 0.5, 2]) };
+    expect(matchingTerms(query, doc)).toEqual([
+      { term: "dog", contribution: 2 },
+      { term: "fish", contribution: 2 },
+      { term: "cat", contribution: 1 },
+    ]);
+    expect(matchingTerms(query, { ids: Int32Array.from([7]), weights: Float32Array.from([1]) })).toEqual([]);
+    expect(matchingTerms(query, doc, 1)).toHaveLength(1);
+  });
+});
 
 describe("tokenRoles", () => {
   it("gives each step its accepted drafts and then its bonus token", () => {
