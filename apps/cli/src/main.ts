@@ -59,7 +59,20 @@ embed / index build / search: learned sparse retrieval (SPLADE, DupMAE) with an 
 impact-scored index; docs.jsonl has one {"id", "text"} object per line (id optional).
 transplant writes the base model with the donor's tokenizer (embed_tokens and lm_head rebuilt
 by Orthogonal Matching Pursuit over the tokens both share) as a Hugging Face folder; a
-llama2.c folder's tokenizer (tok*.bin / tokenizer.bin beside the .bin) is found by itself.`;
+llama2.c folder's tokenizer (tok*.bin / tokenizer.bin beside the .bin) is found by itself.
+
+examples:
+  edgespec generate --model ../shared/models/tinystories-656k --prompt "Once upon a time" --stats
+  edgespec generate --model HuggingFaceTB/SmolLM2-135M-Instruct --dtype q8_0 --chat --prompt "Hi"
+  edgespec generate --model ../shared/models/tinystories-656k --drafter recycling --temperature 0.8 --seed 7
+  echo "Tell me a story" | edgespec chat --model <dir with a chat template> --json
+  edgespec serve --model ../shared/models/tinystories-656k --port 8787
+  edgespec index build --model <splade dir> --input docs.jsonl --out idx && edgespec search --index idx --query "cats"
+  edgespec transplant --base ../shared/models/stories260K --donor ../shared/models/tinystories-656k --k 8 --out /tmp/s260-ts
+  edgespec bench spec --quick --json
+
+exit codes: 0 done, 1 bad model / input / file (the message names it), 2 bad command line,
+70 internal error (a bug: please report it).`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
