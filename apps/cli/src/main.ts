@@ -72,7 +72,7 @@ examples:
   edgespec bench spec --quick --json
 
 exit codes: 0 done, 1 bad model / input / file (the message names it), 2 bad command line,
-70 internal error (a bug: please report it).`;
+70 a bug in edgespec (the message has its stack; please report it).`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
