@@ -1,10 +1,9 @@
-import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "tsup";
+import { workerdBundle } from "../scripts/tsup-workerd";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const kernels = join(here, "..", "packages", "runtime", "kernels");
 
 export default defineConfig([
   {
@@ -16,29 +15,6 @@ export default defineConfig([
     clean: false,
     external: ["@edgespec/runtime"],
   },
-  {
-    // the workerd host, bundled as wrangler would: runtime inlined through its "workerd"
-    // entry, .wasm files kept as sibling modules for workerd's CompiledWasm rule
-    entry: { worker: "workerd/worker.ts" },
-    format: ["esm"],
-    target: "es2022",
-    platform: "browser",
-    clean: false,
-    noExternal: [/.*/],
-    esbuildOptions(o) {
-      o.conditions = ["workerd", "worker", "browser", "import"];
-    },
-    esbuildPlugins: [
-      {
-        name: "wasm-sibling-modules",
-        setup(build) {
-          build.onResolve({ filter: /\.wasm$/ }, (a) => ({ path: `./${basename(a.path)}`, external: true }));
-        },
-      },
-    ],
-    async onSuccess() {
-      mkdirSync(join(here, "dist"), { recursive: true });
-      for (const f of readdirSync(kernels).filter((f) => f.endsWith(".wasm"))) copyFileSync(join(kernels, f), join(here, "dist", f));
-    },
-  },
+  // the workerd host, bundled as wrangler would (runtime inlined through its "workerd" entry)
+  workerdBundle({ worker: "workerd/worker.ts" }, join(here, "dist"), { clean: false }),
 ]);

@@ -5,33 +5,22 @@
  * longer fits the context, the oldest turns are dropped (the system message stays).
  */
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
 import { DecodingOptionsError, generate } from "@edgespec/decoding";
 import { type ChatMessage, loadCausalLM } from "@edgespec/models";
 import { resolveModelSource, terminalProgress } from "@edgespec/models/node";
-import { intOption, numberOption, UsageError } from "./usage";
+import { intOption, numberOption, parseOptions, UsageError } from "./usage";
 
 export async function chatCommand(argv: string[]): Promise<number> {
-  let v: Record<string, string | boolean | undefined>;
-  try {
-    v = parseArgs({
-      args: argv,
-      options: {
-        model: { type: "string" },
-        tokenizer: { type: "string" },
-        system: { type: "string" },
-        "max-tokens": { type: "string" },
-        temperature: { type: "string" },
-        "top-p": { type: "string" },
-        seed: { type: "string" },
-        json: { type: "boolean" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const v = parseOptions(argv, {
+    model: { type: "string" },
+    tokenizer: { type: "string" },
+    system: { type: "string" },
+    "max-tokens": { type: "string" },
+    temperature: { type: "string" },
+    "top-p": { type: "string" },
+    seed: { type: "string" },
+    json: { type: "boolean" },
+  }) as Record<string, string | boolean | undefined>;
   if (typeof v.model !== "string") throw new UsageError("chat needs --model");
   const maxTokens = intOption("max-tokens", v["max-tokens"] as string | undefined, 256, 1);
   const temperature = numberOption("temperature", v.temperature as string | undefined, 0.7, 0, 100);

@@ -10,10 +10,9 @@
  * --top-k / --query-top-k keep the largest terms of documents / queries (real SPLADE models
  * are sparse by training; random or unusual ones may need pruning).
  */
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { createReadStream, existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
 import { resolveModelSource } from "@edgespec/models/node";
 import {
   type DupMaeEncoder,
@@ -25,25 +24,11 @@ import {
   SparseIndex,
   type SpladeEncoder,
 } from "@edgespec/retrieval";
-import { intOption, UsageError } from "./usage";
+import { assertNewFolder, InputError, writeFolder } from "./files";
+import { intOption, parseOptions, UsageError } from "./usage";
 
 type Mode = "splade" | "dupmae";
 const MODES: readonly Mode[] = ["splade", "dupmae"];
-
-/** A bad collection or index folder: a plain error (exit 1), not a usage error. */
-class RetrievalInputError extends Error {
-  override name = "RetrievalInputError";
-}
-
-type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>;
-
-function parse(argv: string[], options: Options) {
-  try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | string[] | undefined>;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
 
 function modeOf(v: unknown): Mode {
   const mode = (v ?? "splade") as Mode;
@@ -84,7 +69,7 @@ function sparseJson(enc: SpladeEncoder | DupMaeEncoder, v: PackedSparseVector, t
 }
 
 export async function embedCommand(argv: string[]): Promise<number> {
-  const v = parse(argv, {
+  const v = parseOptions(argv, {
     model: { type: "string" },
     mode: { type: "string" },
     text: { type: "string", multiple: true },
@@ -139,12 +124,12 @@ async function* readCollection(file: string, field: string, idField: string): As
     try {
       doc = JSON.parse(raw);
     } catch (e) {
-      throw new RetrievalInputError(`${file}:${n}: not valid JSON (${(e as Error).message})`);
+      throw new InputError(`${file}:${n}: not valid JSON (${(e as Error).message})`);
     }
-    if (!doc || typeof doc !== "object" || typeof doc[field] !== "string") throw new RetrievalInputError(`${file}:${n}: needs a string "${field}" field`);
+    if (!doc || typeof doc !== "object" || typeof doc[field] !== "string") throw new InputError(`${file}:${n}: needs a string "${field}" field`);
     const id = doc[idField] ?? next;
     if (!Number.isInteger(id) || (id as number) < 0 || (id as number) > 0xffffffff)
-      throw new RetrievalInputError(`${file}:${n}: "${idField}" must be a non-negative 32-bit integer, got ${JSON.stringify(doc[idField])}`);
+      throw new InputError(`${file}:${n}: "${idField}" must be a non-negative 32-bit integer, got ${JSON.stringify(doc[idField])}`);
     next = (id as number) + 1;
     yield { id: id as number, text: doc[field] as string, line: n };
   }
@@ -153,7 +138,7 @@ async function* readCollection(file: string, field: string, idField: string): As
 export async function indexCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== "build") throw new UsageError(`unknown index command ${JSON.stringify(sub ?? "")}; available: build`);
-  const v = parse(rest, {
+  const v = parseOptions(rest, {
     model: { type: "string" },
     mode: { type: "string" },
     input: { type: "string" },
@@ -166,10 +151,9 @@ export async function indexCommand(argv: string[]): Promise<number> {
   for (const f of ["model", "input", "out"]) if (typeof v[f] !== "string") throw new UsageError(`index build needs --${f}`);
   const mode = modeOf(v.mode);
   const input = v.input as string;
-  if (!existsSync(input)) throw new RetrievalInputError(`--input ${input} does not exist`);
+  if (!existsSync(input)) throw new InputError(`--input ${input} does not exist`);
   const out = resolve(v.out as string);
-  if (existsSync(out) && readdirSync(out).length > 0)
-    throw new RetrievalInputError(`--out ${out} exists and is not empty; choose a new folder (nothing is overwritten)`);
+  assertNewFolder(out);
   const prune = pruningOf(v);
   const enc = await loadEncoderFor(v.model as string, mode, prune);
   const index = mode === "splade" ? await SparseIndex.create({ vocab: enc.model.config.vocabSize }) : undefined;
@@ -193,13 +177,13 @@ export async function indexCommand(argv: string[]): Promise<number> {
         hybrid.add(doc.id, { dense: d.dense, sparse: d.sparse });
       }
     } catch (e) {
-      throw new RetrievalInputError(`${input}:${doc.line}: ${(e as Error).message}`);
+      throw new InputError(`${input}:${doc.line}: ${(e as Error).message}`);
     }
     docs.push(JSON.stringify({ id: doc.id, text: doc.text }));
     count++;
     if (count % 8 === 0) progress();
   }
-  if (count === 0) throw new RetrievalInputError(`${input} holds no documents`);
+  if (count === 0) throw new InputError(`${input} holds no documents`);
   progress(true);
   const bytes = mode === "splade" ? (index as SparseIndex).save() : (hybrid as HybridIndex).save();
   const meta: IndexMeta = {
@@ -210,20 +194,11 @@ export async function indexCommand(argv: string[]): Promise<number> {
     documents: count,
     created: new Date().toISOString(),
   };
-  // written beside the target and renamed into place: a failure leaves nothing half-written
-  const staging = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
-  try {
-    writeFileSync(join(staging, "index.bin"), bytes);
-    writeFileSync(join(staging, "docs.jsonl"), `${docs.join("\n")}\n`);
-    writeFileSync(join(staging, "meta.json"), `${JSON.stringify(meta, null, 2)}\n`);
-    if (existsSync(out)) rmSync(out, { recursive: true });
-    renameSync(staging, out);
-  } catch (e) {
-    rmSync(staging, { recursive: true, force: true });
-    throw e;
-  }
+  writeFolder(out, [
+    ["index.bin", bytes],
+    ["docs.jsonl", `${docs.join("\n")}\n`],
+    ["meta.json", `${JSON.stringify(meta, null, 2)}\n`],
+  ]);
   const summary = {
     out,
     mode,
@@ -243,7 +218,7 @@ function resolveModelPath(model: string): string {
 }
 
 export async function searchCommand(argv: string[]): Promise<number> {
-  const v = parse(argv, {
+  const v = parseOptions(argv, {
     index: { type: "string" },
     query: { type: "string" },
     k: { type: "string" },
@@ -266,7 +241,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
     const q = (enc as SpladeEncoder).encodeQuery(v.query);
     queryTerms = sparseJson(enc, q, 20);
     if (q.ids.length > MAX_QUERY_TERMS)
-      throw new RetrievalInputError(`the query has ${q.ids.length} terms, the index takes at most ${MAX_QUERY_TERMS}: build the index with --query-top-k`);
+      throw new InputError(`the query has ${q.ids.length} terms, the index takes at most ${MAX_QUERY_TERMS}: build the index with --query-top-k`);
     ({ ids, scores } = index.search(q, k));
   } else {
     const index = loadedIndex as HybridIndex;
@@ -291,15 +266,14 @@ export async function searchCommand(argv: string[]): Promise<number> {
 export function openIndexFolder(folder: string) {
   const dir = resolve(folder);
   const metaFile = join(dir, "meta.json");
-  if (!existsSync(metaFile)) throw new RetrievalInputError(`${dir} is not an index folder (no meta.json); build one with \`edgespec index build\``);
+  if (!existsSync(metaFile)) throw new InputError(`${dir} is not an index folder (no meta.json); build one with \`edgespec index build\``);
   let meta: IndexMeta;
   try {
     meta = JSON.parse(readFileSync(metaFile, "utf8"));
   } catch (e) {
-    throw new RetrievalInputError(`${metaFile} is not valid JSON (${(e as Error).message})`);
+    throw new InputError(`${metaFile} is not valid JSON (${(e as Error).message})`);
   }
-  if (meta.format !== "edgespec-index-folder/1" || !MODES.includes(meta.mode))
-    throw new RetrievalInputError(`${metaFile} is not an edgespec index folder description`);
+  if (meta.format !== "edgespec-index-folder/1" || !MODES.includes(meta.mode)) throw new InputError(`${metaFile} is not an edgespec index folder description`);
   return {
     meta,
     load: async (): Promise<{ mode: Mode; index: SparseIndex | HybridIndex; texts: Map<number, string> }> => {

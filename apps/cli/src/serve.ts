@@ -2,42 +2,31 @@
  * `edgespec serve`: the Worker's HTTP API (@edgespec/server) on a local Node server. The
  * model loads on the first request that needs it (or at start with --preload) and stays.
  */
-import { parseArgs } from "node:util";
 import { loadCausalLM, WEIGHT_DTYPES, type WeightDType } from "@edgespec/models";
 import { resolveModelSource, terminalProgress } from "@edgespec/models/node";
 import { loadDupMaeEncoder, loadSpladeEncoder } from "@edgespec/retrieval";
 import { createHandler, type RetrievalOptions } from "@edgespec/server";
 import { serveNode } from "@edgespec/server/node";
 import { openIndexFolder } from "./retrieval";
-import { intOption, UsageError } from "./usage";
+import { intOption, parseOptions, UsageError } from "./usage";
 
 export async function serveCommand(argv: string[]): Promise<number> {
-  let v: Record<string, string | boolean | undefined>;
-  try {
-    v = parseArgs({
-      args: argv,
-      options: {
-        model: { type: "string" },
-        tokenizer: { type: "string" },
-        id: { type: "string" },
-        dtype: { type: "string" },
-        host: { type: "string" },
-        port: { type: "string" },
-        "max-tokens": { type: "string" },
-        "max-concurrent": { type: "string" },
-        "max-queued": { type: "string" },
-        "max-body-bytes": { type: "string" },
-        preload: { type: "boolean" },
-        splade: { type: "string" },
-        dupmae: { type: "string" },
-        index: { type: "string" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const v = parseOptions(argv, {
+    model: { type: "string" },
+    tokenizer: { type: "string" },
+    id: { type: "string" },
+    dtype: { type: "string" },
+    host: { type: "string" },
+    port: { type: "string" },
+    "max-tokens": { type: "string" },
+    "max-concurrent": { type: "string" },
+    "max-queued": { type: "string" },
+    "max-body-bytes": { type: "string" },
+    preload: { type: "boolean" },
+    splade: { type: "string" },
+    dupmae: { type: "string" },
+    index: { type: "string" },
+  }) as Record<string, string | boolean | undefined>;
   if (typeof v.model !== "string") throw new UsageError("serve needs --model");
   const modelRef = v.model;
   const dtype = v.dtype as WeightDType | undefined;

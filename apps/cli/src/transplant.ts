@@ -1,43 +1,21 @@
-/**
- * `edgespec transplant`: give the base model the donor's tokenizer (OMP over shared-token
- * embeddings) and write the result as a Hugging Face folder that `generate --model` loads.
- * The output folder must not exist or be empty: nothing already there is overwritten. The
- * files go to a temporary sibling first and are renamed into place when all are written.
- */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { resolve } from "node:path";
 import { resolveModelSource, terminalProgress } from "@edgespec/models/node";
 import { checkpointFiles, DEFAULT_K, readCheckpoint, TRANSPLANT_METHODS, type TransplantMethod, transplantTokenizer } from "@edgespec/transplant";
-import { intOption, UsageError } from "./usage";
-
-/** The output folder cannot be used; reported as a plain error (exit 1). */
-class OutputFolderError extends Error {
-  override name = "OutputFolderError";
-}
+import { assertNewFolder, writeFolder } from "./files";
+import { intOption, parseOptions, UsageError } from "./usage";
 
 export async function transplantCommand(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        base: { type: "string" },
-        donor: { type: "string" },
-        "base-tokenizer": { type: "string" },
-        "donor-tokenizer": { type: "string" },
-        k: { type: "string" },
-        method: { type: "string" },
-        seed: { type: "string" },
-        out: { type: "string" },
-        json: { type: "boolean" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const values = parseOptions(argv, {
+    base: { type: "string" },
+    donor: { type: "string" },
+    "base-tokenizer": { type: "string" },
+    "donor-tokenizer": { type: "string" },
+    k: { type: "string" },
+    method: { type: "string" },
+    seed: { type: "string" },
+    out: { type: "string" },
+    json: { type: "boolean" },
+  }) as Record<string, string | boolean | undefined>;
   const need = (name: string) => {
     const v = values[name];
     if (typeof v !== "string" || !v) throw new UsageError(`transplant needs --${name}`);
@@ -51,8 +29,7 @@ export async function transplantCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--method must be one of ${TRANSPLANT_METHODS.join(", ")}, got ${JSON.stringify(values.method)}`);
   const k = intOption("k", values.k as string | undefined, DEFAULT_K, 1, 4096);
   const seed = intOption("seed", values.seed as string | undefined, 0, 0, 2 ** 32 - 1);
-  if (existsSync(out) && readdirSync(out).length > 0)
-    throw new OutputFolderError(`--out ${out} exists and is not empty; choose a new folder (nothing is overwritten)`);
+  assertNewFolder(out);
 
   // a hub id or URL downloads first, with a progress bar
   const onProgress = terminalProgress();
@@ -76,17 +53,7 @@ export async function transplantCommand(argv: string[]): Promise<number> {
   const result = await transplantTokenizer(base, donor, { method, k, seed, onProgress: bar });
   const files = checkpointFiles(result.checkpoint, { ...result.record, base: baseRef, donor: donorRef });
 
-  const staging = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
-  try {
-    for (const [name, bytes] of files) writeFileSync(join(staging, name), bytes);
-    if (existsSync(out)) rmSync(out, { recursive: true }); // empty, checked above
-    renameSync(staging, out);
-  } catch (e) {
-    rmSync(staging, { recursive: true, force: true });
-    throw e;
-  }
+  writeFolder(out, files);
   const summary = {
     out,
     method,

@@ -1,3 +1,5 @@
+import { parseArgs } from "node:util";
+
 /** A bad command line: reported with the usage text and exit code 2. */
 export class UsageError extends Error {}
 
@@ -14,4 +16,15 @@ export function numberOption(name: string, v: string | undefined, fallback: numb
   if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max)
     throw new UsageError(`--${name} must be a number in [${min}, ${max}], got ${JSON.stringify(v)}`);
   return n;
+}
+
+type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>;
+
+/** A command's flags (no positionals); an unknown or malformed flag is a UsageError. */
+export function parseOptions(argv: string[], options: Options): Record<string, string | boolean | string[] | undefined> {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | string[] | undefined>;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }

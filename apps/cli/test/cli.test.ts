@@ -20,9 +20,10 @@ interface Run {
   stderr: string;
 }
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+function cli(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
   return new Promise((done, fail) => {
     const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    if (stdin !== undefined) p.stdin.end(stdin);
     let stdout = "";
     let stderr = "";
     p.stdout.on("data", (d) => {
@@ -34,6 +35,28 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
     p.on("error", fail);
     p.on("close", (code) => done({ code, stdout, stderr }));
   });
+}
+
+/** `edgespec serve --port 0 ...`: its address once it listens, and a stop that returns the exit code. */
+async function startServe(args: string[]): Promise<{ address: string; stop(): Promise<unknown> }> {
+  const p = spawn(process.execPath, [CLI, "serve", "--port", "0", ...args]);
+  let stderr = "";
+  const address = await new Promise<string>((done, fail) => {
+    p.stderr.on("data", (d) => {
+      stderr += d;
+      const m = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+      if (m) done(m[1]);
+    });
+    p.on("close", () => fail(new Error(`serve exited: ${stderr}`)));
+  });
+  return {
+    address,
+    stop: () => {
+      const code = new Promise((r) => p.on("exit", r));
+      p.kill("SIGTERM");
+      return code;
+    },
+  };
 }
 
 let tmp: string;
@@ -334,22 +357,7 @@ describe("edgespec transplant", () => {
 });
 
 describe("edgespec chat", () => {
-  function chat(args: string[], stdin: string): Promise<Run> {
-    return new Promise((done, fail) => {
-      const p = spawn(process.execPath, [CLI, "chat", ...args]);
-      let stdout = "";
-      let stderr = "";
-      p.stdout.on("data", (d) => {
-        stdout += d;
-      });
-      p.stderr.on("data", (d) => {
-        stderr += d;
-      });
-      p.on("error", fail);
-      p.on("close", (code) => done({ code, stdout, stderr }));
-      p.stdin.end(stdin);
-    });
-  }
+  const chat = (args: string[], stdin: string) => cli(["chat", ...args], {}, stdin);
 
   it("answers each stdin line as a turn of one conversation through the chat template", async () => {
     // TinyStories-656K with a chat template added to a copy of its tokenizer_config.json
@@ -401,16 +409,7 @@ describe("edgespec bench load", () => {
 
 describe("edgespec serve", () => {
   it("serves the OpenAI-compatible API on 127.0.0.1 and stops on SIGTERM", async () => {
-    const p = spawn(process.execPath, [CLI, "serve", "--model", TINY, "--port", "0", "--max-tokens", "64"]);
-    let stderr = "";
-    const address = await new Promise<string>((done, fail) => {
-      p.stderr.on("data", (d) => {
-        stderr += d;
-        const m = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-        if (m) done(m[1]);
-      });
-      p.on("close", () => fail(new Error(`serve exited: ${stderr}`)));
-    });
+    const { address, stop } = await startServe(["--model", TINY, "--max-tokens", "64"]);
     try {
       const res = await fetch(`${address}/v1/completions`, {
         method: "POST",
@@ -429,9 +428,7 @@ describe("edgespec serve", () => {
       });
       expect(big.status).toBe(400);
     } finally {
-      const code = new Promise((r) => p.on("exit", r));
-      p.kill("SIGTERM");
-      expect(await code).toBe(0);
+      expect(await stop()).toBe(0);
     }
   });
 });
@@ -513,16 +510,7 @@ describe("edgespec embed / index build / search", () => {
   it("serve --index answers /v1/search and /v1/embeddings like the CLI", async () => {
     const idx = join(tmp, "idx");
     const cliHits = JSON.parse((await cli(["search", "--index", idx, "--query", "a cat on a mat", "--k", "4", "--json"])).stdout).results;
-    const p = spawn(process.execPath, [CLI, "serve", "--model", TINY, "--port", "0", "--index", idx]);
-    let stderr = "";
-    const address = await new Promise<string>((done, fail) => {
-      p.stderr.on("data", (d) => {
-        stderr += d;
-        const m = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-        if (m) done(m[1]);
-      });
-      p.on("close", () => fail(new Error(`serve exited: ${stderr}`)));
-    });
+    const { address, stop } = await startServe(["--model", TINY, "--index", idx]);
     try {
       const post = (path: string, body: unknown) =>
         fetch(`${address}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -531,9 +519,7 @@ describe("edgespec embed / index build / search", () => {
       const e = await (await post("/v1/embeddings", { input: "the cat", encoding: "splade" })).json();
       expect(e.data[0].embedding.indices).toHaveLength(200); // the index's document pruning
     } finally {
-      const code = new Promise((r) => p.on("exit", r));
-      p.kill("SIGTERM");
-      expect(await code).toBe(0);
+      expect(await stop()).toBe(0);
     }
   });
 

@@ -20,6 +20,7 @@ import { LocalModelSource } from "../src/sources/node";
 import { HfTokenizer } from "../src/tokenizers/index";
 import { type WeightDType, weightsFromStore } from "../src/weights";
 import { BERT_GOLDEN_DIR, bertGoldenStem, writeBertFixture } from "./fixtures/bert";
+import { relErr } from "./golden";
 import { sharedDir } from "./shared";
 
 /** max |a - b| <= TOL * max |golden| for every output (the goldens are float64 forwards). */
@@ -60,18 +61,6 @@ async function readBertGolden(fixture: string): Promise<BertGolden> {
 
 function goldenValues(g: BertGolden, o: GoldenOutput): Float32Array {
   return g.floats.subarray(o.offset, o.offset + o.shape.reduce((a, b) => a * b, 1));
-}
-
-/** max |a - b| / max |b| */
-function relErr(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  let s = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return d / s;
 }
 
 function fmt(worst: Record<string, number>): string {

@@ -40,7 +40,8 @@ export function rows(g: LlamaGolden, r: GoldenRows, i: number): Float32Array {
 }
 
 /** max |a - b| / max |b|: the relative error the tests bound. */
-export function relErr(a: Float32Array, b: Float32Array): number {
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`relErr: lengths differ (${a.length} and ${b.length})`);
   let d = 0;
   let s = 0;
   for (let i = 0; i < b.length; i++) {
