@@ -36,3 +36,18 @@ Deno.test("the same prompts, seeds and drafters give the same text in Deno and i
   assertEquals(deno, fromNode, "Deno vs Node");
   if (deno.some((t: string) => t.length < 10)) throw new Error(`suspiciously short outputs: ${JSON.stringify(deno)}`);
 });
+
+Deno.test("Deno's Workers run the worker pool: greedy text on 2 threads equals 1 thread", async () => {
+  const { WasmBackend } = await import("@edgespec/runtime");
+  const texts: string[] = [];
+  for (const threads of [1, 2]) {
+    const backend = await WasmBackend.create({ threads, minParallelWork: 0 });
+    if (backend.threads !== threads) throw new Error(`asked for ${threads} threads, got ${backend.threads} (${backend.threadsNote})`);
+    const { model: lm, tokenizer } = await loadCausalLM(await resolveModelSource(model), { backend });
+    texts.push((await generate(lm, tokenizer, "Once upon a time", { maxTokens: 48, temperature: 0 })).text);
+    lm.free();
+    backend.close();
+  }
+  assertEquals(texts[1], texts[0], "2 threads vs 1");
+  if (texts[0].length < 40) throw new Error(`suspiciously short output: ${JSON.stringify(texts[0])}`);
+});

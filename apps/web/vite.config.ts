@@ -87,6 +87,9 @@ export function spladeModel(root = spladeDir): Plugin {
   return servedFolder("/splade/", root, "edgespec-splade-model");
 }
 
+/** Cross-origin isolation: SharedArrayBuffer, and with it the kernels' worker threads. */
+const isolation = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
+
 export default defineConfig({
   plugins: [sharedModels(), spladeModel()],
   // the runtime finds its kernels by new URL("../kernels/x.wasm", import.meta.url): keep the
@@ -95,7 +98,8 @@ export default defineConfig({
     exclude: ["@edgespec/runtime", "@edgespec/models", "@edgespec/decoding", "@edgespec/drafters", "@edgespec/retrieval"],
     include: ["@edgespec/models > @huggingface/jinja", "@edgespec/models > @huggingface/tokenizers"],
   },
-  server: { fs: { allow: [repoRoot, fixturesDir] } },
+  server: { fs: { allow: [repoRoot, fixturesDir] }, headers: isolation },
+  preview: { headers: isolation },
   build: { target: "es2022" },
   worker: { format: "es" },
 });

@@ -3,9 +3,9 @@
  * prefill tokens/s for f32, q8_0 and q4_0 next to the roofline (weight bytes per token over
  * the memory bandwidth measured in the same process), and the cost of verifying a tree of
  * 8..64 candidate tokens relative to one decode step, which is what speculative decoding
- * spends per round. Single-threaded.
+ * spends per round. On --threads N (default 1) threads; the roofline is read on as many.
  *
- *   edgespec bench decode [--shape smollm2-135m] [--dtype f32,q8_0,q4_0] [--quick] [--json]
+ *   edgespec bench decode [--shape smollm2-135m] [--dtype f32,q8_0,q4_0] [--threads N] [--quick] [--json]
  */
 import { type LlamaConfig, LlamaModel, type WeightDType, type WeightSource } from "@edgespec/models";
 import { type Backend, splitmix32, WasmBackend } from "@edgespec/runtime";
@@ -95,15 +95,17 @@ export async function benchDecode(argv: string[]): Promise<number> {
   const prefillTokens = 64;
   const log = (s: string) => (json ? process.stderr : process.stdout).write(`${s}\n`);
 
-  const backend = await WasmBackend.create({ initialMemoryBytes: 64 << 20 });
+  const threads = Number(value("--threads") ?? 1);
+  const backend = await WasmBackend.create({ initialMemoryBytes: 64 << 20, threads });
+  if (backend.threadsNote) log(`  (one thread: ${backend.threadsNote})`);
   // roofline probe: a SIMD sum over 256 MB, interleaved with the model measurements
   const PROBE = 256 << 20;
   const probe = backend.arena.alloc(PROBE, 64);
   backend.arena.bytes.fill(1, probe, probe + PROBE);
-  const bandwidth = () => (PROBE * rate(() => backend.kernels.stream_sum(probe, PROBE), 250)) / 1e9;
+  const bandwidth = () => (PROBE * rate(() => backend.streamRead(probe, PROBE), 250)) / 1e9;
   for (let i = 0; i < 2; i++) bandwidth();
 
-  log(`edgespec decode benchmark: ${shapeName} random weights, wasm ${backend.variant} simd128, one thread, node ${process.versions.node}`);
+  log(`edgespec decode benchmark: ${shapeName} random weights, wasm ${backend.variant} simd128, ${backend.threads} thread(s), node ${process.versions.node}`);
   const results: DecodeResult[] = [];
   const verify: VerifyResult[] = [];
   const batches: BatchResult[] = [];
@@ -198,9 +200,10 @@ export async function benchDecode(argv: string[]): Promise<number> {
     model.free();
   }
   backend.arena.release(probe);
+  backend.close();
   if (json) {
     process.stdout.write(
-      `${JSON.stringify({ shape: shapeName, threads: 1, simd: backend.variant, node: process.versions.node, bandwidth_gb_s: round(median(gbSamples)), results, verify, batch: batches })}\n`,
+      `${JSON.stringify({ shape: shapeName, threads: backend.threads, simd: backend.variant, node: process.versions.node, bandwidth_gb_s: round(median(gbSamples)), results, verify, batch: batches })}\n`,
     );
   }
   return 0;

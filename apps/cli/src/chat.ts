@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import { DecodingOptionsError, generate } from "@edgespec/decoding";
 import { type ChatMessage, loadCausalLM } from "@edgespec/models";
 import { resolveModelSource, terminalProgress } from "@edgespec/models/node";
-import { intOption, numberOption, parseOptions, UsageError } from "./usage";
+import { intOption, numberOption, parseOptions, threadsOption, UsageError } from "./usage";
 
 export async function chatCommand(argv: string[]): Promise<number> {
   const v = parseOptions(argv, {
@@ -19,6 +19,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
     temperature: { type: "string" },
     "top-p": { type: "string" },
     seed: { type: "string" },
+    threads: { type: "string" },
     json: { type: "boolean" },
   }) as Record<string, string | boolean | undefined>;
   if (typeof v.model !== "string") throw new UsageError("chat needs --model");
@@ -30,6 +31,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
   const tok = typeof v.tokenizer === "string" ? await resolveModelSource(v.tokenizer, { onProgress }) : undefined;
   const { model, tokenizer } = await loadCausalLM(await resolveModelSource(v.model, { onProgress }), {
     onProgress,
+    threads: threadsOption(v.threads as string | undefined),
     tokenizer: tok?.entry ? { source: tok, file: tok.entry } : undefined,
   });
   if (tokenizer.applyChatTemplate?.([{ role: "user", content: "" }]) === undefined) {

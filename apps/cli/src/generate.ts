@@ -32,7 +32,7 @@ import {
   type WeightDType,
 } from "@edgespec/models";
 import { resolveModelSource, terminalProgress } from "@edgespec/models/node";
-import { intOption, numberOption, UsageError } from "./usage";
+import { intOption, numberOption, threadsOption, UsageError } from "./usage";
 
 const SAMPLING_FLAGS = ["temperature", "top-k", "top-p", "min-p", "typical-p"] as const;
 
@@ -71,7 +71,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const tokenizer = v.tokenizer ? { source: await resolveModelSource(v.tokenizer, { onProgress }), file: "" } : undefined;
   if (tokenizer) tokenizer.file = tokenizer.source.entry ?? "";
   if (tokenizer && !tokenizer.file) throw new UsageError("--tokenizer must name a file");
-  const loaded = await loadCausalLM(source, { dtype, contextLength, tokenizer, onProgress });
+  const loaded = await loadCausalLM(source, { dtype, contextLength, tokenizer, onProgress, threads: threadsOption(v.threads) });
   try {
     const input: string | ChatMessage[] = v.chat ? [{ role: "user", content: v.prompt ?? "" }] : (v.prompt ?? "");
     if (mode === "sample") {
@@ -271,6 +271,7 @@ function parse(argv: string[]) {
       drafter: { type: "string" },
       "draft-budget": { type: "string" },
       dtype: { type: "string" },
+      threads: { type: "string" },
       context: { type: "string" },
       json: { type: "boolean" },
       stats: { type: "boolean" },

@@ -8,7 +8,7 @@ import { loadDupMaeEncoder, loadSpladeEncoder } from "@edgespec/retrieval";
 import { createHandler, type RetrievalOptions } from "@edgespec/server";
 import { serveNode } from "@edgespec/server/node";
 import { openIndexFolder } from "./retrieval";
-import { intOption, parseOptions, UsageError } from "./usage";
+import { intOption, parseOptions, threadsOption, UsageError } from "./usage";
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const v = parseOptions(argv, {
@@ -16,6 +16,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     tokenizer: { type: "string" },
     id: { type: "string" },
     dtype: { type: "string" },
+    threads: { type: "string" },
     host: { type: "string" },
     port: { type: "string" },
     "max-tokens": { type: "string" },
@@ -31,6 +32,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const modelRef = v.model;
   const dtype = v.dtype as WeightDType | undefined;
   if (dtype !== undefined && !WEIGHT_DTYPES.includes(dtype)) throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(", ")}`);
+  const threads = threadsOption(v.threads as string | undefined);
   const host = typeof v.host === "string" ? v.host : "127.0.0.1";
   const port = intOption("port", v.port as string | undefined, 8787, 0, 65535);
   const limits = {
@@ -45,7 +47,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const source = await resolveModelSource(modelRef, { onProgress });
     const tok = typeof v.tokenizer === "string" ? await resolveModelSource(v.tokenizer, { onProgress }) : undefined;
     if (tok && !tok.entry) throw new UsageError("--tokenizer must name a file");
-    const loaded = await loadCausalLM(source, { dtype, onProgress, tokenizer: tok ? { source: tok, file: tok.entry as string } : undefined });
+    const loaded = await loadCausalLM(source, { dtype, threads, onProgress, tokenizer: tok ? { source: tok, file: tok.entry as string } : undefined });
     return { model: loaded.model, tokenizer: loaded.tokenizer };
   };
   let preloaded: ReturnType<typeof load> | undefined;

@@ -10,6 +10,11 @@ export function intOption(name: string, v: string | undefined, fallback: number,
   return n;
 }
 
+/** --threads: "auto" (the host's cores, at most 8) or 1..8; default 1. */
+export function threadsOption(v: string | undefined): number | "auto" {
+  return v === "auto" ? "auto" : intOption("threads", v, 1, 1, 8);
+}
+
 export function numberOption(name: string, v: string | undefined, fallback: number, min: number, max: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);

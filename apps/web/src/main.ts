@@ -1,6 +1,7 @@
 import { type Drafter, type GenerateOptions, type GenerateResult, generate } from "@edgespec/decoding";
 import { createDrafter } from "@edgespec/drafters";
 import { type LoadedModel, type LoadOptions, loadCausalLM, type ModelSource, resolveRemoteModelSource } from "@edgespec/models";
+import { WasmBackend } from "@edgespec/runtime";
 import { drawChart, type Series } from "./chart";
 import { FilesModelSource } from "./file-source";
 import { setupRetrieval } from "./retrieval";
@@ -16,6 +17,7 @@ const $ = <T extends HTMLElement>(id: string) => {
 const ui = {
   url: $<HTMLInputElement>("model-url"),
   load: $<HTMLButtonElement>("load"),
+  threads: $<HTMLSelectElement>("threads"),
   files: $<HTMLInputElement>("files"),
   folder: $<HTMLInputElement>("folder"),
   status: $<HTMLDivElement>("status"),
@@ -36,6 +38,8 @@ const ui = {
 };
 
 let loaded: LoadedModel | undefined;
+/** the backend of the loaded model; replaced (and its worker threads stopped) on every load */
+let backend: WasmBackend | undefined;
 let abort: AbortController | undefined;
 
 type State = "idle" | "loading" | "ready" | "generating" | "comparing" | "error";
@@ -57,17 +61,27 @@ async function loadFrom(source: ModelSource, opts: LoadOptions = {}): Promise<vo
   setStatus("loading", `loading ${source.location}…`);
   loaded?.model.free();
   loaded = undefined;
+  backend?.close();
+  backend = undefined;
   const t0 = performance.now();
   try {
+    // threads need a cross-origin isolated page (COOP/COEP, which vite.config.ts sends); elsewhere one thread runs
+    const threads = ui.threads.value === "auto" ? "auto" : Number(ui.threads.value);
+    backend = await WasmBackend.create({ threads });
     loaded = await loadCausalLM(source, {
       ...opts,
+      backend,
       onProgress: (p) => {
         if (p.total && p.total > 1e6) ui.status.textContent = `loading ${p.file}: ${((100 * p.loaded) / p.total).toFixed(0)}%`;
       },
     });
     const c = loaded.config;
     const ms = (performance.now() - t0).toFixed(0);
-    setStatus("ready", `loaded ${source.location} (${loaded.format}, ${c.numLayers} layers, hidden ${c.hiddenSize}, vocab ${c.vocabSize}) in ${ms} ms`);
+    const threadText = `${backend.threads} thread${backend.threads > 1 ? "s" : ""}${backend.threadsNote ? ` (${backend.threadsNote})` : ""}`;
+    setStatus(
+      "ready",
+      `loaded ${source.location} (${loaded.format}, ${c.numLayers} layers, hidden ${c.hiddenSize}, vocab ${c.vocabSize}) in ${ms} ms on ${threadText}`,
+    );
   } catch (e) {
     fail(e);
   }

@@ -3,7 +3,8 @@
  * `vite build` + `vite preview`, loads TinyStories-656K from the shared fixtures over HTTP
  * and must reproduce the numpy reference's greedy text, with and without drafters; then the
  * retrieval demo on the random-weight splade-tiny checkpoint must give the hits that the same
- * library calls give in Node.
+ * library calls give in Node. The page is cross-origin isolated, and the first load runs the
+ * kernels on 2 threads (the worker pool in browser Workers), the second on one.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -197,9 +198,12 @@ async function exercise(url: string, screenshot?: string): Promise<void> {
   try {
     await page.goto(url);
     expect(await page.inputValue("#model-url")).toBe("/models/tinystories-656k/");
+    // the page is cross-origin isolated (vite.config.ts), so the kernels' worker pool runs
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    await page.selectOption("#threads", "2");
     await page.click("#load");
     await waitReady(page, "load the default model");
-    expect(await page.textContent("#status")).toMatch(/safetensors, 2 layers, hidden 128, vocab 2048/);
+    expect(await page.textContent("#status")).toMatch(/safetensors, 2 layers, hidden 128, vocab 2048\) in \d+ ms on 2 threads$/);
 
     const c = golden.cases[0];
     const n = c.greedy.length;
@@ -261,13 +265,14 @@ async function exercise(url: string, screenshot?: string): Promise<void> {
     }
 
     // the file picker: the same folder's files as an in-memory ModelSource
+    await page.selectOption("#threads", "1");
     const names = ["config.json", "generation_config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"];
     await page.setInputFiles(
       "#files",
       names.map((f) => join(modelDir, f)),
     );
     await waitReady(page, "load the model from picked files");
-    expect(await page.textContent("#status")).toMatch(/picked files \(safetensors, 2 layers/);
+    expect(await page.textContent("#status")).toMatch(/picked files \(safetensors, 2 layers.* on 1 thread$/);
     const picked = await generateText(page, "lookup", n, c.text);
     expect(picked.text).toBe(c.greedy_text);
 

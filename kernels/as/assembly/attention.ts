@@ -7,7 +7,8 @@
 // mask_kind 1: causal, query i sees slots 0 .. prefix + i.
 // mask_kind 2: tree, query i sees the prefix plus tree slot j where mask[i * n_q + j] != 0
 //              (the runtime guarantees each node's ancestors and itself are set).
-// scores is scratch for kv_len floats.
+// scores is scratch for kv_len floats. Only heads [h0, h1) are computed: threads split the
+// heads, each with its own scores.
 import { exp4, hmax, hsum, madd } from "./common";
 
 @inline
@@ -101,6 +102,8 @@ export function attention(
   mask_kind: i32,
   mask: usize,
   scale: f32,
+  h0: i32,
+  h1: i32,
 ): void {
   const group = n_heads / n_kv;
   const prefix = kv_len - n_q;
@@ -109,7 +112,7 @@ export function attention(
   for (let i = 0; i < n_q; i++) {
     // visible slots are [0, limit) minus tree-masked ones
     const limit = mask_kind == 1 ? prefix + i + 1 : kv_len;
-    for (let h = 0; h < n_heads; h++) {
+    for (let h = h0; h < h1; h++) {
       const kh = (h / group) as usize;
       const qi = q + (<usize>(i * n_heads + h)) * hs;
       const kb = k + kh * <usize>cap * hs;

@@ -1,7 +1,8 @@
 // Matrix products y[t, r] = sum_k W[r, k] * x[t, k] for f32, f16, q8_0 and q4_0 weights.
 //
-// W is [rows, cols] row-major, x is [n, cols] f32, y is [n, rows] f32. n = 1 is GEMV
-// (decoding); n > 1 is GEMM (prefill, tree verification). The weight tile is the outer
+// W is [rows, cols] row-major, x is [n, cols] f32, y is [n, ld] f32 with ld >= rows (a
+// thread computing rows r0.. of a larger product gets W and y offset by r0 and ld = all
+// rows). n = 1 is GEMV (decoding); n > 1 is GEMM (prefill, tree verification). The weight tile is the outer
 // loop and tokens the inner one, so each weight byte comes from DRAM once per call.
 // Every token row gets the GEMV's operations in the GEMV's order, whatever n: a row's output
 // is the same bits in a step, a batch or a tree verify, which beam search and greedy
@@ -55,7 +56,7 @@ function dot_f32(w: usize, x: usize, cols: i32): f32 {
 /** Rows up to this many f32 use the one-row path; longer ones the eight-row path (see below). */
 const SHORT_ROW_COLS = 2560;
 
-export function matmul_f32(w: usize, x: usize, y: usize, rows: i32, cols: i32, n: i32): void {
+export function matmul_f32(w: usize, x: usize, y: usize, rows: i32, cols: i32, n: i32, ld: i32): void {
   const stride = <usize>cols << 2;
   const cols4 = cols & ~3;
   let r = 0;
@@ -80,7 +81,7 @@ export function matmul_f32(w: usize, x: usize, y: usize, rows: i32, cols: i32, n
         a6 = madd(v128.load(p), xv, a6); p += stride;
         a7 = madd(v128.load(p), xv, a7);
       }
-      const yo = y + ((<usize>t * <usize>rows + <usize>r) << 2);
+      const yo = y + ((<usize>t * <usize>ld + <usize>r) << 2);
       store_dot8(yo, a0, a1, a2, a3, a4, a5, a6, a7);
       for (let k = cols4; k < cols; k++) {
         const xk = load<f32>(xt + (<usize>k << 2));
@@ -94,7 +95,7 @@ export function matmul_f32(w: usize, x: usize, y: usize, rows: i32, cols: i32, n
   for (; r < rows; r++) {
     const wr = w + <usize>r * stride;
     for (let t = 0; t < n; t++) {
-      store<f32>(y + ((<usize>t * <usize>rows + <usize>r) << 2), dot_f32(wr, x + <usize>t * stride, cols));
+      store<f32>(y + ((<usize>t * <usize>ld + <usize>r) << 2), dot_f32(wr, x + <usize>t * stride, cols));
     }
   }
 }
@@ -164,18 +165,18 @@ function dot2_f16(w: usize, xa: usize, xb: usize, cols: i32, ya: usize, yb: usiz
   store<f32>(yb, sb);
 }
 
-export function matmul_f16(w: usize, x: usize, y: usize, rows: i32, cols: i32, n: i32): void {
+export function matmul_f16(w: usize, x: usize, y: usize, rows: i32, cols: i32, n: i32, ld: i32): void {
   const wstride = <usize>cols << 1;
   const xstride = <usize>cols << 2;
   for (let r = 0; r < rows; r++) {
     const wr = w + <usize>r * wstride;
     let t = 0;
     for (; t + 2 <= n; t += 2) {
-      const ya = y + ((<usize>t * <usize>rows + <usize>r) << 2);
-      dot2_f16(wr, x + <usize>t * xstride, x + <usize>(t + 1) * xstride, cols, ya, ya + (<usize>rows << 2));
+      const ya = y + ((<usize>t * <usize>ld + <usize>r) << 2);
+      dot2_f16(wr, x + <usize>t * xstride, x + <usize>(t + 1) * xstride, cols, ya, ya + (<usize>ld << 2));
     }
     for (; t < n; t++) {
-      store<f32>(y + ((<usize>t * <usize>rows + <usize>r) << 2), dot_f16(wr, x + <usize>t * xstride, cols));
+      store<f32>(y + ((<usize>t * <usize>ld + <usize>r) << 2), dot_f16(wr, x + <usize>t * xstride, cols));
     }
   }
 }
@@ -307,7 +308,7 @@ function wscale(p: usize): f32 {
   return reinterpret<f32>(((h & 0x7fff) << 13) | ((h & 0x8000) << 16));
 }
 
-export function matmul_q8_0(w: usize, act: usize, y: usize, rows: i32, cols: i32, n: i32): void {
+export function matmul_q8_0(w: usize, act: usize, y: usize, rows: i32, cols: i32, n: i32, ld: i32): void {
   const nb = cols >> 5;
   const rs = <usize>nb * 34;
   const rowb = <usize>act_row_bytes(cols);
@@ -325,7 +326,7 @@ export function matmul_q8_0(w: usize, act: usize, y: usize, rows: i32, cols: i32
         acc = madd(f32x4.convert_i32x4_s(s), f32x4.splat(d), acc);
         p += 34;
       }
-      store<f32>(y + ((<usize>t * <usize>rows + <usize>r) << 2), <f32>(<f64>hsum(acc) * load<f64>(xs + (<usize>nb << 3))));
+      store<f32>(y + ((<usize>t * <usize>ld + <usize>r) << 2), <f32>(<f64>hsum(acc) * load<f64>(xs + (<usize>nb << 3))));
     }
   }
 }
@@ -354,7 +355,7 @@ function store_scaled4(y: usize, acc: v128, f: f64): void {
 }
 
 /** x4 layout: per group of 4 rows, per block: [4 x f16 d][4 x 32 i8] = 136 bytes. */
-export function matmul_q8_0x4(w: usize, act: usize, y: usize, rows: i32, cols: i32, n: i32): void {
+export function matmul_q8_0x4(w: usize, act: usize, y: usize, rows: i32, cols: i32, n: i32, ld: i32): void {
   const nb = cols >> 5;
   const gs = <usize>nb * 136;
   const rowb = <usize>act_row_bytes(cols);
@@ -381,7 +382,7 @@ export function matmul_q8_0x4(w: usize, act: usize, y: usize, rows: i32, cols: i
         p += 136;
       }
       // lanes are rows g..g+3 of token t
-      store_scaled4(y + ((<usize>t * <usize>rows + <usize>g) << 2), acc, load<f64>(xs + (<usize>nb << 3)));
+      store_scaled4(y + ((<usize>t * <usize>ld + <usize>g) << 2), acc, load<f64>(xs + (<usize>nb << 3)));
     }
   }
 }
@@ -401,7 +402,7 @@ function dot_q4(v: v128, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   );
 }
 
-export function matmul_q4_0(w: usize, act: usize, y: usize, rows: i32, cols: i32, n: i32): void {
+export function matmul_q4_0(w: usize, act: usize, y: usize, rows: i32, cols: i32, n: i32, ld: i32): void {
   const nb = cols >> 5;
   const rs = <usize>nb * 18;
   const rowb = <usize>act_row_bytes(cols);
@@ -422,13 +423,13 @@ export function matmul_q4_0(w: usize, act: usize, y: usize, rows: i32, cols: i32
         acc = madd(f32x4.convert_i32x4_s(s), f32x4.splat(d), acc);
         p += 18;
       }
-      store<f32>(y + ((<usize>t * <usize>rows + <usize>r) << 2), <f32>(<f64>hsum(acc) * load<f64>(xs + (<usize>nb << 3))));
+      store<f32>(y + ((<usize>t * <usize>ld + <usize>r) << 2), <f32>(<f64>hsum(acc) * load<f64>(xs + (<usize>nb << 3))));
     }
   }
 }
 
 /** x4 layout: per group of 4 rows, per block: [4 x f16 d][4 x 16 bytes] = 72 bytes. */
-export function matmul_q4_0x4(w: usize, act: usize, y: usize, rows: i32, cols: i32, n: i32): void {
+export function matmul_q4_0x4(w: usize, act: usize, y: usize, rows: i32, cols: i32, n: i32, ld: i32): void {
   const nb = cols >> 5;
   const gs = <usize>nb * 72;
   const rowb = <usize>act_row_bytes(cols);
@@ -456,7 +457,7 @@ export function matmul_q4_0x4(w: usize, act: usize, y: usize, rows: i32, cols: i
         acc = madd(f32x4.convert_i32x4_s(s), d, acc);
         p += 72;
       }
-      store_scaled4(y + ((<usize>t * <usize>rows + <usize>g) << 2), acc, load<f64>(xs + (<usize>nb << 3)));
+      store_scaled4(y + ((<usize>t * <usize>ld + <usize>g) << 2), acc, load<f64>(xs + (<usize>nb << 3)));
     }
   }
 }

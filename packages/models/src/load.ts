@@ -23,6 +23,8 @@ import { StreamedWeights, type WeightDType, weightsFromStore } from "./weights";
 
 export interface LoadOptions {
   backend?: Backend;
+  /** threads of the wasm backend made when `backend` is not given (default 1; see WasmBackendOptions.threads) */
+  threads?: number | "auto";
   /** matmul weight dtype: quantize (or dequantize) on load; default as stored */
   dtype?: WeightDType;
   contextLength?: number;
@@ -55,7 +57,7 @@ export async function loadLlama(source: ModelSource, opts: LoadOptions = {}): Pr
 }
 
 async function load(source: ModelSource, opts: LoadOptions, withTokenizer: boolean): Promise<LoadedLlama & { tokenizer?: Tokenizer }> {
-  const backend = opts.backend ?? (await createBackend("wasm"));
+  const backend = opts.backend ?? (await createBackend("wasm", { threads: opts.threads }));
   const entry = source.entry ?? (await pickEntry(source));
   if (entry.endsWith(".gguf")) return loadGguf(source, entry, backend, opts, withTokenizer);
   if (entry.endsWith(".bin")) return loadLlama2c(source, entry, backend, opts, withTokenizer);

@@ -9,6 +9,8 @@ const root = join(here, "..", "..");
 const files = [
   ["kernels/as/build/kernels.wasm", "kernels.wasm"],
   ["kernels/as/build/kernels-relaxed.wasm", "kernels-relaxed.wasm"],
+  ["kernels/as/build/kernels-mt.wasm", "kernels-mt.wasm"],
+  ["kernels/as/build/kernels-relaxed-mt.wasm", "kernels-relaxed-mt.wasm"],
   ["kernels/rust/build/edgespec-rs.wasm", "edgespec-rs.wasm"],
 ];
 mkdirSync(join(here, "kernels"), { recursive: true });

@@ -9,7 +9,7 @@
  */
 import { KernelLoadError } from "./errors";
 
-export type KernelFile = "kernels.wasm" | "kernels-relaxed.wasm" | "edgespec-rs.wasm";
+export type KernelFile = "kernels.wasm" | "kernels-relaxed.wasm" | "kernels-mt.wasm" | "kernels-relaxed-mt.wasm" | "edgespec-rs.wasm";
 
 /** Anything a .wasm module can come from. */
 export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | URL | string | Response | Promise<Response>;

@@ -9,6 +9,7 @@ import { compileWasm, hostSupportsRelaxedSimd, hostSupportsSimd, kernelFileUrl, 
 import { type Layout, Tensor } from "../tensor";
 import { type ArenaStats, TensorArena } from "./arena";
 import { KERNEL_NAMES, type KernelExports } from "./kernels";
+import { MAX_CHUNKS, threadsUnavailable, WorkerPool } from "./pool";
 
 export type SimdVariant = "baseline" | "relaxed";
 
@@ -31,10 +32,45 @@ export interface WasmBackendOptions {
   maximumMemoryBytes?: number;
   /** store 2-D q8_0/q4_0 tensors with rows % 4 == 0 in the faster x4 layout (default true) */
   packWeights?: boolean;
+  /**
+   * Threads for matmul rows and attention heads (default 1). "auto": the host's core count,
+   * at most 8. Where threads are unavailable (Cloudflare Workers, pages that are not
+   * cross-origin isolated) the backend runs on one thread and `threadsNote` says why.
+   * Results are the same bits for any count.
+   */
+  threads?: number | "auto";
+  /**
+   * Smallest matmul or attention (in multiply-adds) that is split between threads
+   * (default 65536: below it the hand-off costs more than it saves). Tests set 0.
+   */
+  minParallelWork?: number;
+  /** where the shared-memory simd128 kernels come from (default: the packaged kernels-mt.wasm) */
+  threadedModule?: WasmSource;
+  /** where the shared-memory relaxed-SIMD kernels come from (default: kernels-relaxed-mt.wasm) */
+  relaxedThreadedModule?: WasmSource;
 }
 
 const PAGE = 65536;
 const MAX_PAGES = 65535;
+const MAX_THREADS = 8;
+
+/** The kernels the pool runs, in the order its calls name them. */
+const POOL_KERNELS = ["matmul_f32", "matmul_f16", "matmul_q8_0", "matmul_q8_0x4", "matmul_q4_0", "matmul_q4_0x4", "attention", "stream_sum"] as const;
+type PoolKernel = (typeof POOL_KERNELS)[number];
+const fnIndex = (name: PoolKernel) => POOL_KERNELS.indexOf(name);
+
+/**
+ * Below this many multiply-adds a matmul stays on the calling thread: handing it out and
+ * joining costs a microsecond or two, more than the work saves.
+ */
+const MIN_PARALLEL_MACS = 1 << 16;
+/**
+ * Work is cut into this many chunks per thread, claimed as threads come free, so a thread
+ * the OS has parked does not hold up the others.
+ */
+const CHUNKS_PER_THREAD = 4;
+/** Rows go to threads in multiples of 8, the widest row tile of the kernels, so every row takes the same path as on one thread. */
+const ROW_ALIGN = 8;
 
 interface Ptr {
   ptr: number;
@@ -44,6 +80,9 @@ export class WasmBackend extends Backend {
   readonly name: BackendName = "wasm";
   readonly arena: TensorArena;
   readonly packWeights: boolean;
+  private readonly minParallel: number;
+
+  private pool: WorkerPool | null;
 
   private constructor(
     readonly memory: WebAssembly.Memory,
@@ -51,10 +90,40 @@ export class WasmBackend extends Backend {
     readonly kernels: KernelExports,
     readonly variant: SimdVariant,
     opts: WasmBackendOptions,
+    pool: WorkerPool | null,
+    /** why fewer threads run than were asked for, if so */
+    readonly threadsNote: string | null,
   ) {
     super();
     this.arena = new TensorArena(memory, kernels.heap_base(), { canaries: opts.canaries });
     this.packWeights = opts.packWeights ?? true;
+    this.minParallel = opts.minParallelWork ?? MIN_PARALLEL_MACS;
+    this.pool = pool;
+  }
+
+  /** Threads that run kernels (1 when single-threaded or after close()). */
+  get threads(): number {
+    return this.pool?.size ?? 1;
+  }
+
+  /**
+   * Read `bytes` at `p` once with every thread (the memory-bandwidth probe of the
+   * benchmarks' roofline): the bandwidth a decode step on this many threads can reach.
+   */
+  streamRead(p: number, bytes: number): void {
+    const pool = this.pool;
+    if (!pool) {
+      this.kernels.stream_sum(p, bytes);
+      return;
+    }
+    const chunks = splitRange(bytes, pool.size * CHUNKS_PER_THREAD, 1 << 16).map(([a, b]) => [p + a, b - a]);
+    pool.run("stream_sum", fnIndex("stream_sum"), chunks);
+  }
+
+  /** Stop the worker threads, if any; the backend goes on working on the calling thread. */
+  close(): void {
+    this.pool?.close();
+    this.pool = null;
   }
 
   static async create(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
@@ -64,16 +133,25 @@ export class WasmBackend extends Backend {
     const relaxedOk = hostSupportsRelaxedSimd();
     if (want === "relaxed" && !relaxedOk) throw new KernelLoadError("relaxed SIMD was requested but this host does not support it");
     const variant: SimdVariant = want === "baseline" ? "baseline" : relaxedOk ? "relaxed" : "baseline";
-    const source = variant === "relaxed" ? (opts.relaxedModule ?? kernelFileUrl("kernels-relaxed.wasm")) : (opts.module ?? kernelFileUrl("kernels.wasm"));
-    const module = await compileWasm(source, `the ${variant} kernels`);
+    const { threads, note } = resolveThreads(opts.threads);
+    const shared = threads > 1;
+    const source = shared
+      ? variant === "relaxed"
+        ? (opts.relaxedThreadedModule ?? kernelFileUrl("kernels-relaxed-mt.wasm"))
+        : (opts.threadedModule ?? kernelFileUrl("kernels-mt.wasm"))
+      : variant === "relaxed"
+        ? (opts.relaxedModule ?? kernelFileUrl("kernels-relaxed.wasm"))
+        : (opts.module ?? kernelFileUrl("kernels.wasm"));
+    const module = await compileWasm(source, `the ${variant}${shared ? " shared-memory" : ""} kernels`);
     const initial = pages(opts.initialMemoryBytes ?? 16 << 20);
-    const maximum = Math.min(MAX_PAGES, pages(opts.maximumMemoryBytes ?? MAX_PAGES * PAGE));
+    // a shared memory must declare its maximum, which the -mt kernels fix at the wasm32 limit
+    const maximum = shared ? MAX_PAGES : Math.min(MAX_PAGES, pages(opts.maximumMemoryBytes ?? MAX_PAGES * PAGE));
     if (initial > maximum) throw new OutOfRangeError(`initialMemoryBytes exceeds maximumMemoryBytes`);
     let memory: WebAssembly.Memory;
     try {
-      memory = new WebAssembly.Memory({ initial, maximum });
+      memory = new WebAssembly.Memory({ initial, maximum, shared });
     } catch (e) {
-      throw new KernelLoadError(`could not create ${initial * PAGE} bytes of wasm memory: ${(e as Error).message}`);
+      throw new KernelLoadError(`could not create ${initial * PAGE} bytes of ${shared ? "shared " : ""}wasm memory: ${(e as Error).message}`);
     }
     let instance: WebAssembly.Instance;
     try {
@@ -85,7 +163,16 @@ export class WasmBackend extends Backend {
     for (const n of KERNEL_NAMES) {
       if (typeof ex[n] !== "function") throw new KernelLoadError(`the kernels module lacks "${n}": it is not edgespec's kernels.wasm or is outdated`);
     }
-    return new WasmBackend(memory, ex, variant, opts);
+    const pool = shared
+      ? await WorkerPool.start(
+          threads,
+          module,
+          memory,
+          POOL_KERNELS,
+          POOL_KERNELS.map((n) => ex[n] as (...a: number[]) => unknown),
+        )
+      : null;
+    return new WasmBackend(memory, ex, variant, opts, pool, note);
   }
 
   /** Verify the guard bytes around every live allocation (needs { canaries: true }). */
@@ -174,19 +261,34 @@ export class WasmBackend extends Backend {
 
   protected kMatmul(y: Tensor, w: Tensor, x: Tensor, rows: number, cols: number, n: number): void {
     const k = this.kernels;
+    let name: PoolKernel;
+    let input = ptr(x);
     if (w.dtype === "f32" || w.dtype === "f16") {
-      const f = w.dtype === "f32" ? k.matmul_f32 : k.matmul_f16;
-      this.run("matmul", () => f(ptr(w), ptr(x), ptr(y), rows, cols, n));
+      name = w.dtype === "f32" ? "matmul_f32" : "matmul_f16";
+    } else {
+      const q4 = w.dtype === "q4_0";
+      // the quantized-activation buffer is kept between calls: decoding calls matmul per layer per token
+      input = this.actScratch(k.act_row_bytes(cols) * n);
+      this.run("matmul", () => k.quantize_act(ptr(x), input, cols, n, q4 ? 1 : 0));
+      name = w.layout === "x4" ? (q4 ? "matmul_q4_0x4" : "matmul_q8_0x4") : q4 ? "matmul_q4_0" : "matmul_q8_0";
+    }
+    const pool = this.pool;
+    if (!pool || rows * cols * n < this.minParallel || rows <= ROW_ALIGN) {
+      this.run("matmul", () => k[name](ptr(w), input, ptr(y), rows, cols, n, rows));
       return;
     }
-    const q4 = w.dtype === "q4_0";
-    // the quantized-activation buffer is kept between calls: decoding calls matmul per layer per token
-    const act = this.actScratch(k.act_row_bytes(cols) * n);
-    this.run("matmul", () => {
-      k.quantize_act(ptr(x), act, cols, n, q4 ? 1 : 0);
-      const f = w.layout === "x4" ? (q4 ? k.matmul_q4_0x4 : k.matmul_q8_0x4) : q4 ? k.matmul_q4_0 : k.matmul_q8_0;
-      f(ptr(w), act, ptr(y), rows, cols, n);
-    });
+    // x4 groups of 4 rows are 4 rows' bytes, so a row offset works for both layouts
+    const rowBytes = w.byteLength / rows;
+    const chunks = splitRange(rows, pool.size * CHUNKS_PER_THREAD, ROW_ALIGN).map(([r0, r1]) => [
+      ptr(w) + r0 * rowBytes,
+      input,
+      ptr(y) + r0 * 4,
+      r1 - r0,
+      cols,
+      n,
+      rows,
+    ]);
+    pool.run("matmul", fnIndex(name), chunks);
   }
 
   private act = { ptr: 0, bytes: 0 };
@@ -245,11 +347,39 @@ export class WasmBackend extends Backend {
     const [nQ, nHeads, headDim] = q.shape;
     const [nKv, cap] = k.shape;
     const maskBytes = mask instanceof Uint8Array ? mask.length : 0;
-    this.withScratch(kvLen * 4 + maskBytes, (s) => {
-      const mp = s + kvLen * 4;
+    const pool = this.pool;
+    const parallel = pool !== null && nHeads >= 2 && nQ * nHeads * kvLen * headDim >= this.minParallel;
+    // each thread needs its own scores row
+    const scoreBytes = (kvLen * 4 + 63) & ~63;
+    const threads = parallel ? pool.size : 1;
+    this.withScratch(scoreBytes * threads + maskBytes, (s) => {
+      const mp = s + scoreBytes * threads;
       if (mask instanceof Uint8Array) this.arena.bytes.set(mask, mp);
       const kind = mask === "none" ? 0 : mask === "causal" ? 1 : 2;
-      this.run("attention", () => this.kernels.attention(ptr(q), ptr(k), ptr(v), ptr(out), s, nQ, nHeads, nKv, headDim, kvLen, cap, kind, mp, scale));
+      const args = (scores: number, h0: number, h1: number) => [
+        ptr(q),
+        ptr(k),
+        ptr(v),
+        ptr(out),
+        scores,
+        nQ,
+        nHeads,
+        nKv,
+        headDim,
+        kvLen,
+        cap,
+        kind,
+        mp,
+        scale,
+        h0,
+        h1,
+      ];
+      if (!parallel) {
+        this.run("attention", () => this.kernels.attention(...(args(s, 0, nHeads) as Parameters<KernelExports["attention"]>)));
+        return;
+      }
+      const chunks = splitRange(nHeads, Math.min(nHeads, threads * CHUNKS_PER_THREAD), 1).map(([h0, h1]) => args(s, h0, h1));
+      pool.run("attention", fnIndex("attention"), chunks, { slot: 4, base: s, stride: scoreBytes });
     });
   }
 
@@ -339,6 +469,39 @@ export class WasmBackend extends Backend {
       throw e;
     }
   }
+}
+
+/** Non-empty [start, end) shares of `total` in at most `parts` pieces, in multiples of `align` but the last. */
+function splitRange(total: number, parts: number, align: number): [number, number][] {
+  const units = Math.ceil(total / align);
+  const n = Math.min(parts, units, MAX_CHUNKS);
+  const out: [number, number][] = [];
+  for (let i = 0; i < n; i++) {
+    const a = Math.min(total, Math.floor((units * i) / n) * align);
+    const b = Math.min(total, Math.floor((units * (i + 1)) / n) * align);
+    if (b > a) out.push([a, b]);
+  }
+  return out;
+}
+
+/** The thread count to start, and why it is fewer than asked for. */
+function resolveThreads(want: number | "auto" | undefined): { threads: number; note: string | null } {
+  if (want === undefined || want === 1) return { threads: 1, note: null };
+  let n: number;
+  if (want === "auto") {
+    const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+    const os = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process?.getBuiltinModule?.("node:os") as
+      | { availableParallelism?(): number }
+      | undefined;
+    n = Math.min(MAX_THREADS, Math.max(1, os?.availableParallelism?.() ?? nav?.hardwareConcurrency ?? 1));
+  } else {
+    if (!Number.isInteger(want) || want < 1 || want > MAX_THREADS)
+      throw new OutOfRangeError(`threads must be "auto" or an integer 1..${MAX_THREADS}, got ${JSON.stringify(want)}`);
+    n = want;
+  }
+  if (n === 1) return { threads: 1, note: null };
+  const why = threadsUnavailable();
+  return why ? { threads: 1, note: why } : { threads: n, note: null };
 }
 
 function ptr(t: Tensor | Ptr): number {

@@ -5,12 +5,12 @@ export interface KernelExports {
   stream_sum(p: number, bytes: number): number;
   act_row_bytes(cols: number): number;
   quantize_act(x: number, act: number, cols: number, n: number, q4: number): void;
-  matmul_f32(w: number, x: number, y: number, rows: number, cols: number, n: number): void;
-  matmul_f16(w: number, x: number, y: number, rows: number, cols: number, n: number): void;
-  matmul_q8_0(w: number, act: number, y: number, rows: number, cols: number, n: number): void;
-  matmul_q8_0x4(w: number, act: number, y: number, rows: number, cols: number, n: number): void;
-  matmul_q4_0(w: number, act: number, y: number, rows: number, cols: number, n: number): void;
-  matmul_q4_0x4(w: number, act: number, y: number, rows: number, cols: number, n: number): void;
+  matmul_f32(w: number, x: number, y: number, rows: number, cols: number, n: number, ld: number): void;
+  matmul_f16(w: number, x: number, y: number, rows: number, cols: number, n: number, ld: number): void;
+  matmul_q8_0(w: number, act: number, y: number, rows: number, cols: number, n: number, ld: number): void;
+  matmul_q8_0x4(w: number, act: number, y: number, rows: number, cols: number, n: number, ld: number): void;
+  matmul_q4_0(w: number, act: number, y: number, rows: number, cols: number, n: number, ld: number): void;
+  matmul_q4_0x4(w: number, act: number, y: number, rows: number, cols: number, n: number, ld: number): void;
   rmsnorm(x: number, w: number, y: number, n: number, dim: number, eps: number): void;
   layernorm(x: number, w: number, b: number, y: number, n: number, dim: number, eps: number): void;
   softmax(x: number, y: number, n: number, dim: number): void;
@@ -37,6 +37,8 @@ export interface KernelExports {
     maskKind: number,
     mask: number,
     scale: number,
+    h0: number,
+    h1: number,
   ): void;
   argmax(x: number, n: number, dim: number, out: number): void;
   topk(x: number, n: number, dim: number, k: number, outIdx: number, outVal: number): void;
