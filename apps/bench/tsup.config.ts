@@ -1,3 +1,4 @@
+import { copyFileSync, mkdirSync } from "node:fs";
 import { defineConfig } from "tsup";
 
 export default defineConfig({
@@ -8,6 +9,7 @@ export default defineConfig({
     transplant: "src/transplant.ts",
     retrieval: "src/retrieval.ts",
     load: "src/load.ts",
+    wllama: "src/peers/wllama.ts",
   },
   format: ["esm"],
   target: "node20",
@@ -17,4 +19,9 @@ export default defineConfig({
   dts: { entry: { decode: "src/decode.ts", spec: "src/spec.ts", transplant: "src/transplant.ts", retrieval: "src/retrieval.ts", load: "src/load.ts" } },
   // keep workspace packages external so the runtime finds its kernel files in its own package
   external: [/^@edgespec\//],
+  // the wllama peer's child process (run by another Node binary) ships as plain .mjs files
+  async onSuccess() {
+    mkdirSync("dist/peers", { recursive: true });
+    for (const f of ["wllama-child.mjs", "worker-shim.mjs"]) copyFileSync(`src/peers/${f}`, `dist/peers/${f}`);
+  },
 });

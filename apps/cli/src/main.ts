@@ -9,6 +9,7 @@ import { benchSpec } from "@edgespec/bench/spec";
 import { benchTransplant } from "@edgespec/bench/transplant";
 import { EdgespecError } from "@edgespec/runtime";
 import { chatCommand } from "./chat";
+import { convertCommand } from "./convert";
 import { generateCommand } from "./generate";
 import { embedCommand, indexCommand, searchCommand } from "./retrieval";
 import { serveCommand } from "./serve";
@@ -38,6 +39,7 @@ const HELP = `usage:
   edgespec index build --model <dir> [--mode splade|dupmae] --input docs.jsonl --out <dir>
                        [--field text] [--id-field id] [--top-k N] [--query-top-k N] [--json]
   edgespec search --index <dir> --query TEXT [--k 10] [--json]
+  edgespec convert <hf-model-dir> --to gguf --dtype f32|f16|q8_0|q4_0 -o out.gguf [--vocab F.gguf] [--force] [--json]
   edgespec bench decode [--shape smollm2-135m] [--dtype f32,q8_0,q4_0] [--quick] [--json]
   edgespec bench spec [--drafter lookup,recycling,...] [--quick] [--json]
   edgespec bench transplant [--quick] [--json]
@@ -87,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === "embed") return embedCommand(rest);
   if (command === "index") return indexCommand(rest);
   if (command === "search") return searchCommand(rest);
+  if (command === "convert") return convertCommand(rest);
   if (command === "bench") {
     const [what, ...args] = rest;
     if (what === "decode") return benchDecode(args);

@@ -8,6 +8,44 @@ export { BertModel, type BertOptions, type BertOutput } from "./bert/bert";
 export { type BertActivation, type BertConfig, bertConfigFromHf } from "./bert/config";
 export { ModelFormatError, TokenizerError, UnsupportedModelError } from "./errors";
 export { type GgufHeader, type GgufTensorInfo, type GgufValue, parseGgufHeader, readGguf, streamGguf } from "./formats/gguf";
+export {
+  convertHfToGguf,
+  encodeBF16,
+  encodeF16,
+  encodeF32,
+  encodeTensorData,
+  GGUF_FILE_DTYPES,
+  type GgufFileDType,
+  type GgufLayout,
+  type GgufMetadataList,
+  type GgufPlannedTensor,
+  type GgufProgress,
+  type GgufScalarType,
+  type GgufSink,
+  type GgufTensorDescriptor,
+  type GgufTypedValue,
+  GgufWriter,
+  ggufKv,
+  ggufLayout,
+  ggufVocabFromHfTokenizer,
+  ggufVocabFromMetadata,
+  ggufVocabFromTiktoken,
+  type HfCheckpoint,
+  hfToGgufName,
+  type LlamaGgufOptions,
+  type LlamaGgufPlan,
+  type LlamaGgufTensor,
+  llamaGgufPlan,
+  MemorySink,
+  permuteForInterleavedRope,
+  planHfCheckpoint,
+  quantizeQ4_0,
+  quantizeQ8_0,
+  storedFloats,
+  type TensorValues,
+  type TiktokenVocabOptions,
+  writeLlamaGguf,
+} from "./formats/gguf-write";
 export { readLlama2c } from "./formats/llama2c";
 export { encodeSafetensors, parseSafetensorsHeader, readSafetensors, safetensorsHeaderBytes, streamSafetensors } from "./formats/safetensors";
 export { MapTensorStore, type StoredDType, type StoredTensor, type TensorStore } from "./formats/stored";
