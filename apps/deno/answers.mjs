@@ -1,25 +1,24 @@
-// The cross-host determinism cases: the same prompts, seeds and options, with and without a
-// drafter. Deno imports this module; Node runs it (`node answers.mjs MODEL_DIR`) and prints
-// the answers as JSON. Both must give byte-identical text.
+// The cross-host determinism cases (cases.json, shared with apps/worker and apps/web): the
+// same prompts, seeds and options, with and without a drafter. Deno imports this module; Node
+// runs it (`node answers.mjs MODEL_DIR`) and prints the answers as JSON. Both must give
+// byte-identical text.
+import { readFileSync } from "node:fs";
 import { generate } from "@edgespec/decoding";
 import { createDrafter } from "@edgespec/drafters";
 import { loadCausalLM } from "@edgespec/models";
 import { resolveModelSource } from "@edgespec/models/node";
 
-export const CASES = [
-  { prompt: "Once upon a time", maxTokens: 40, temperature: 0 },
-  { prompt: "Once upon a time", maxTokens: 40, temperature: 1, seed: 7 },
-  { prompt: "The little dog", maxTokens: 40, temperature: 0.7, topP: 0.9, seed: 11 },
-  { prompt: "Tom and Tom and Tom and Tom and", maxTokens: 40, temperature: 0, drafter: "lookup" },
-  { prompt: "Once upon a time", maxTokens: 40, temperature: 1, seed: 3, drafter: "recycling" },
-];
+// read, not imported: JSON modules are still experimental in Node 20
+export const CASES = JSON.parse(readFileSync(new URL("./cases.json", import.meta.url), "utf8")).cases;
 
-export async function answerAll(modelDir) {
+/** Every case's text; `drafters: false` runs each case without its drafter (the text must not change). */
+export async function answerAll(modelDir, { drafters = true } = {}) {
   const { model, tokenizer } = await loadCausalLM(await resolveModelSource(modelDir));
   const out = [];
-  for (const { prompt, drafter: spec, ...opts } of CASES) {
-    const drafter = spec ? await createDrafter(spec, { model, tokenizer }) : undefined;
-    const r = await generate(model, tokenizer, prompt, { ...opts, ...(drafter ? { drafter } : {}) });
+  for (const { prompt, drafter: spec, draftBudget, ...opts } of CASES) {
+    const drafter = spec && drafters ? await createDrafter(spec, { model, tokenizer }) : undefined;
+    const speculative = drafter ? { drafter, ...(draftBudget === undefined ? {} : { draftBudget }) } : {};
+    const r = await generate(model, tokenizer, prompt, { ...opts, ...speculative });
     drafter?.free?.();
     out.push(r.text);
   }

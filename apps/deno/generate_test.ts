@@ -1,9 +1,10 @@
-// deno test: generation from Deno matches the numpy reference (greedy) and Node (every case,
-// sampled and speculative): the same bytes in both hosts.
+// deno test: generation from Deno matches the numpy reference (greedy) and Node (every case of
+// cases.json, sampled and speculative): the same bytes in both hosts, and the same with or
+// without each case's drafter.
 import { generate } from "@edgespec/decoding";
 import { loadCausalLM } from "@edgespec/models";
 import { resolveModelSource } from "@edgespec/models/node";
-import { answerAll } from "./answers.mjs";
+import { answerAll, CASES } from "./answers.mjs";
 import { defaultModel } from "./generate.ts";
 
 function assertEquals(actual: unknown, expected: unknown, what: string): void {
@@ -35,6 +36,11 @@ Deno.test("the same prompts, seeds and drafters give the same text in Deno and i
   const fromNode = JSON.parse(new TextDecoder().decode(out.stdout));
   assertEquals(deno, fromNode, "Deno vs Node");
   if (deno.some((t: string) => t.length < 10)) throw new Error(`suspiciously short outputs: ${JSON.stringify(deno)}`);
+  // coupled verification: a drafter changes how many forwards run, never the text
+  const plain = await answerAll(model, { drafters: false });
+  assertEquals(deno, plain, "with vs without drafters");
+  const sampledWithDrafter = CASES.filter((c: { temperature: number; drafter?: string }) => c.drafter && c.temperature > 0).length;
+  if (sampledWithDrafter < 4) throw new Error(`cases.json has ${sampledWithDrafter} sampled cases with a drafter; the hosts are compared on at least 4`);
 });
 
 Deno.test("Deno's Workers run the worker pool: greedy text on 2 threads equals 1 thread", async () => {

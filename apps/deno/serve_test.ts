@@ -1,5 +1,7 @@
-// deno test: the HTTP API on Deno.serve answers like the reference (greedy) and streams SSE.
+// deno test: the HTTP API on Deno.serve answers like the reference (greedy) and streams SSE;
+// the drafter cases of cases.json sent as requests (drafter, draft_budget) give generate()'s text.
 
+import { answerAll, CASES } from "./answers.mjs";
 import { defaultModel } from "./generate.ts";
 import { denoHandler } from "./serve.ts";
 
@@ -31,6 +33,39 @@ Deno.test("Deno.serve: /v1/completions greedy text is the reference's; stream: t
     const bad = await fetch(`${base}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
     if (bad.status !== 400) throw new Error(`malformed JSON gave ${bad.status}`);
     await bad.body?.cancel();
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("Deno.serve: requests with a drafter give the text generate() gives (cases.json)", async () => {
+  const expected: string[] = await answerAll(defaultModel());
+  const handler = denoHandler(defaultModel());
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => handler(req));
+  try {
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    let asked = 0;
+    for (const [i, c] of CASES.entries()) {
+      if (!c.drafter) continue;
+      const body = {
+        prompt: c.prompt,
+        max_tokens: c.maxTokens,
+        temperature: c.temperature,
+        top_p: c.topP,
+        seed: c.seed,
+        drafter: c.drafter,
+        draft_budget: c.draftBudget,
+      };
+      const res = await fetch(`${base}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const out = await res.json();
+      if (res.status !== 200) throw new Error(`${JSON.stringify(body)}: HTTP ${res.status} ${JSON.stringify(out)}`);
+      if (out.choices[0].text !== expected[i])
+        throw new Error(`${JSON.stringify(body)}: got ${JSON.stringify(out.choices[0].text)}, generate() gave ${JSON.stringify(expected[i])}`);
+      if (out.speculative?.drafter !== c.drafter || !(out.speculative.steps > 0))
+        throw new Error(`${JSON.stringify(body)}: no speculative stats: ${JSON.stringify(out.speculative)}`);
+      asked++;
+    }
+    if (asked < 4) throw new Error(`only ${asked} drafter cases in cases.json`);
   } finally {
     await server.shutdown();
   }

@@ -1,4 +1,4 @@
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, normalize, resolve } from "node:path";
@@ -57,14 +57,56 @@ async function modelFiles(request: Request): Promise<Response> {
   }
 }
 
-/** The requests the tests send, answered first by the same API in Node: workerd must give the same bytes. */
-export const CROSS_HOST_REQUESTS = [
-  { prompt: "Once upon a time", max_tokens: 24, temperature: 0 },
-  { prompt: "Once upon a time", max_tokens: 40, temperature: 1, seed: 7 },
-  { prompt: "The little dog", max_tokens: 40, temperature: 0.7, top_p: 0.9, seed: 11, stop: ["."] },
+/** A case of apps/deno/cases.json, the cases every host must answer alike, in generate()'s names. */
+interface Case {
+  prompt: string;
+  maxTokens: number;
+  temperature: number;
+  topP?: number;
+  seed?: number;
+  drafter?: string;
+  draftBudget?: number;
+}
+const CASES = (JSON.parse(readFileSync(join(here, "..", "deno", "cases.json"), "utf8")) as { cases: Case[] }).cases;
+
+/** The same case as an OpenAI request body with the API's drafter extension. */
+function requestOf(c: Case): Record<string, unknown> {
+  return {
+    prompt: c.prompt,
+    max_tokens: c.maxTokens,
+    temperature: c.temperature,
+    ...(c.topP === undefined ? {} : { top_p: c.topP }),
+    ...(c.seed === undefined ? {} : { seed: c.seed }),
+    ...(c.drafter === undefined ? {} : { drafter: c.drafter }),
+    ...(c.draftBudget === undefined ? {} : { draft_budget: c.draftBudget }),
+  };
+}
+
+/**
+ * The requests the tests send, answered first by the same API in Node: workerd must give the
+ * same bytes. The shared cases, then what only the HTTP API takes (stop strings).
+ */
+export const CROSS_HOST_REQUESTS: Record<string, unknown>[] = [
+  ...CASES.map(requestOf),
+  { prompt: "The little dog", max_tokens: 40, temperature: 0.7, top_p: 0.9, seed: 11, stop: ["."], drafter: "recycling" },
 ];
 
-async function nodeAnswers(): Promise<{ completions: string[]; embeddings: unknown; search: unknown }> {
+/** Each request without its drafter fields (null for requests that have none). */
+function withoutDrafter(r: Record<string, unknown>): Record<string, unknown> | null {
+  if (r.drafter === undefined) return null;
+  const { drafter: _d, draft_budget: _b, ...rest } = r;
+  return rest;
+}
+
+interface NodeAnswers {
+  completions: string[];
+  /** the same requests without their drafters, as answered in Node (null where there was none) */
+  plain: (string | null)[];
+  embeddings: unknown;
+  search: unknown;
+}
+
+async function nodeAnswers(): Promise<NodeAnswers> {
   await buildRetrievalFixture();
   const splade = async () => loadSpladeEncoder(await resolveModelSource(join(retrievalDir, "splade")), { topK: PRUNE.topK, query: { topK: PRUNE.queryTopK } });
   const handler = createHandler({
@@ -80,10 +122,21 @@ async function nodeAnswers(): Promise<{ completions: string[]; embeddings: unkno
   });
   const post = async (path: string, body: unknown) =>
     (await handler(new Request(`http://node${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }))).json();
+  const answer = async (body: Record<string, unknown>) => {
+    const r = await post("/v1/completions", body);
+    if (!r.choices) throw new Error(`Node answered ${JSON.stringify(body)} with ${JSON.stringify(r)}`);
+    return r.choices[0].text as string;
+  };
   const completions: string[] = [];
-  for (const body of CROSS_HOST_REQUESTS) completions.push((await post("/v1/completions", body)).choices[0].text);
+  const plain: (string | null)[] = [];
+  for (const body of CROSS_HOST_REQUESTS) {
+    completions.push(await answer(body));
+    const bare = withoutDrafter(body);
+    plain.push(bare ? await answer(bare) : null);
+  }
   return {
     completions,
+    plain,
     embeddings: (await post("/v1/embeddings", { input: ["the cat", "a boat"], encoding: "splade" })).data,
     search: (await post("/v1/search", { query: "a cat on a mat", k: 3 })).data,
   };
@@ -94,7 +147,7 @@ export default defineConfig(async () => ({
     cloudflareTest({
       miniflare: {
         compatibilityDate,
-        serviceBindings: { EDGE: "edgespec-worker" },
+        serviceBindings: { EDGE: "edgespec-worker", QUEUED: "edgespec-queued" },
         bindings: { CROSS_HOST: JSON.stringify({ requests: CROSS_HOST_REQUESTS, node: await nodeAnswers() }) },
         // the Worker under test, built by `pnpm build` into dist/worker.js with its .wasm
         // siblings, loaded as a deployment would be (CompiledWasm modules)
@@ -114,6 +167,17 @@ export default defineConfig(async () => ({
               SPLADE_PATH: "/retrieval/splade",
               INDEX_PATH: "/retrieval/index",
             },
+          },
+          // the same Worker with one generation at a time and a queue: requests wait on
+          // promises other requests settle, which workerd must not take for a hang
+          {
+            name: "edgespec-queued",
+            modules: true,
+            scriptPath: "dist/worker.js",
+            modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+            compatibilityDate,
+            serviceBindings: { MODEL_FILES: modelFiles },
+            bindings: { MODEL_PATH: "/models/tinystories-656k", MAX_CONCURRENT: "1", MAX_QUEUED: "32", MAX_TOKENS: "256" },
           },
         ],
       },

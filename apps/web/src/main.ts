@@ -24,6 +24,7 @@ const ui = {
   prompt: $<HTMLTextAreaElement>("prompt"),
   maxTokens: $<HTMLInputElement>("max-tokens"),
   temperature: $<HTMLInputElement>("temperature"),
+  topP: $<HTMLInputElement>("top-p"),
   seed: $<HTMLInputElement>("seed"),
   drafter: $<HTMLSelectElement>("drafter"),
   budget: $<HTMLInputElement>("budget"),
@@ -109,12 +110,13 @@ for (const input of [ui.files, ui.folder]) {
   });
 }
 
-function options(): { prompt: string; maxTokens: number; temperature: number; seed: number; budget: number | undefined } {
+function options(): { prompt: string; maxTokens: number; temperature: number; topP: number | undefined; seed: number; budget: number | undefined } {
   const num = (el: HTMLInputElement, d: number) => (el.value.trim() === "" || !Number.isFinite(Number(el.value)) ? d : Number(el.value));
   return {
     prompt: ui.prompt.value,
     maxTokens: Math.max(1, Math.floor(num(ui.maxTokens, 64))),
     temperature: Math.max(0, num(ui.temperature, 0)),
+    topP: ui.topP.value.trim() === "" ? undefined : Math.min(1, Math.max(0, num(ui.topP, 1))),
     seed: Math.floor(num(ui.seed, 0)),
     budget: ui.budget.value.trim() === "" ? undefined : Math.max(1, Math.floor(num(ui.budget, 8))),
   };
@@ -151,6 +153,7 @@ async function run(spec: string, o: ReturnType<typeof options>, signal: AbortSig
       for (const [i, r] of roles) paint(i, { ...r, step: steps.length - 1 });
     });
   const gopts: GenerateOptions = { maxTokens: o.maxTokens, temperature: o.temperature, seed: o.seed, signal };
+  if (o.topP !== undefined) gopts.topP = o.topP;
   if (drafter) {
     gopts.drafter = drafter;
     if (o.budget !== undefined) gopts.draftBudget = o.budget;
@@ -242,7 +245,7 @@ const COLORS: Record<string, string> = { none: "#555", lookup: "#2e7d32", recycl
 
 ui.compare.addEventListener("click", async () => {
   if (!loaded) return;
-  const o = { ...options(), temperature: 0 };
+  const o = { ...options(), temperature: 0, topP: undefined };
   abort = new AbortController();
   const body = ui.compareTable.tBodies[0];
   body.replaceChildren();

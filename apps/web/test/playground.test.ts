@@ -1,12 +1,14 @@
 /**
  * End to end: the playground in headless Debian Chromium, served by Vite's dev server and by
  * `vite build` + `vite preview`, loads TinyStories-656K from the shared fixtures over HTTP
- * and must reproduce the numpy reference's greedy text, with and without drafters; then the
- * retrieval demo on the random-weight splade-tiny checkpoint must give the hits that the same
- * library calls give in Node. The page is cross-origin isolated, and the first load runs the
- * kernels on 2 threads (the worker pool in browser Workers), the second on one.
+ * and must reproduce the numpy reference's greedy text, with and without drafters, and Node's
+ * text for every cross-host case (apps/deno/cases.json: sampled, seeded, top-p, with and
+ * without drafters); then the retrieval demo on the random-weight splade-tiny checkpoint must
+ * give the hits that the same library calls give in Node. The page is cross-origin isolated,
+ * and the first load runs the kernels on 2 threads (the worker pool in browser Workers), the
+ * second on one.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -38,6 +40,25 @@ function spladeFixture(): Promise<void> {
   return spladeReady;
 }
 const results = join(app, "test-results");
+
+/** A cross-host case, in generate()'s option names (the page's inputs). */
+interface Case {
+  prompt: string;
+  maxTokens: number;
+  temperature: number;
+  topP?: number;
+  seed?: number;
+  drafter?: string;
+  draftBudget?: number;
+}
+const denoApp = join(repoRoot, "apps", "deno");
+const CASES = (JSON.parse(readFileSync(join(denoApp, "cases.json"), "utf8")) as { cases: Case[] }).cases;
+let nodeTexts: string[] | undefined;
+/** Node's texts for CASES: the very script Deno's test compares against (`node answers.mjs MODEL_DIR`). */
+function nodeAnswers(): string[] {
+  nodeTexts ??= JSON.parse(execFileSync(process.execPath, [join(denoApp, "answers.mjs"), modelDir], { encoding: "utf8", timeout: 120_000 })) as string[];
+  return nodeTexts;
+}
 
 function freePort(): Promise<number> {
   return new Promise((ok, bad) => {
@@ -98,16 +119,23 @@ async function waitReady(page: Page, what: string): Promise<void> {
   if (state !== "ready") throw new Error(`${what}: ${await page.textContent("#status")}`);
 }
 
-async function generateText(
-  page: Page,
-  drafter: string,
-  maxTokens: number,
-  prompt: string,
-): Promise<{ text: string; steps: number; bonus: number; accepted: number }> {
-  await page.fill("#prompt", prompt);
-  await page.fill("#max-tokens", String(maxTokens));
-  await page.fill("#temperature", "0");
+interface Generated {
+  text: string;
+  steps: number;
+  bonus: number;
+  accepted: number;
+}
+
+/** One generation through the page's inputs, every one of them set (blank top p and budget: the defaults). */
+async function generateWith(page: Page, c: Case): Promise<Generated> {
+  const drafter = c.drafter ?? "none";
+  await page.fill("#prompt", c.prompt);
+  await page.fill("#max-tokens", String(c.maxTokens));
+  await page.fill("#temperature", String(c.temperature));
+  await page.fill("#top-p", c.topP === undefined ? "" : String(c.topP));
+  await page.fill("#seed", String(c.seed ?? 0));
   await page.selectOption("#drafter", drafter);
+  await page.fill("#budget", c.draftBudget === undefined ? "" : String(c.draftBudget));
   await page.click("#generate");
   await page.waitForFunction(
     () => document.getElementById("output")?.dataset.done === "true" || document.getElementById("status")?.dataset.state === "error",
@@ -121,6 +149,32 @@ async function generateText(
     bonus: await page.locator("#output .tok.bonus").count(),
     accepted: await page.locator("#output .tok.acc").count(),
   };
+}
+
+function generateText(page: Page, drafter: string, maxTokens: number, prompt: string): Promise<Generated> {
+  return generateWith(page, { prompt, maxTokens, temperature: 0, drafter });
+}
+
+/**
+ * Every cross-host case in the page equals Node's text; each drafter case also equals the
+ * same case without its drafter (coupled verification), and its drafter really ran.
+ */
+async function exerciseCases(page: Page, cases: readonly number[] = CASES.map((_, i) => i)): Promise<void> {
+  const node = nodeAnswers();
+  expect(node).toHaveLength(CASES.length);
+  let sampledAccepted = 0;
+  for (const i of cases) {
+    const c = CASES[i];
+    const what = JSON.stringify(c);
+    const r = await generateWith(page, c);
+    expect(r.text, what).toBe(node[i]);
+    if (!c.drafter) continue;
+    expect(r.steps, what).toBeGreaterThan(0);
+    if (c.temperature > 0) sampledAccepted += r.accepted;
+    const { drafter: _d, draftBudget: _b, ...plain } = c;
+    expect((await generateWith(page, plain)).text, `${what} without the drafter`).toBe(r.text);
+  }
+  if (cases.some((i) => CASES[i].drafter && CASES[i].temperature > 0)) expect(sampledAccepted).toBeGreaterThan(0);
 }
 
 let browser: Browser | undefined;
@@ -220,6 +274,9 @@ async function exercise(url: string, screenshot?: string): Promise<void> {
       expect(r.bonus + r.accepted, drafter).toBe(n - 1);
     }
 
+    // sampled (seed, top p) and speculative cases: the bytes Node gives
+    await exerciseCases(page);
+
     // a longer greedy run: speculation must still give plain greedy's text, and some drafts get accepted
     const long = await generateText(page, "none", 96, c.text);
     const spec = await generateText(page, "recycling", 96, c.text);
@@ -275,6 +332,8 @@ async function exercise(url: string, screenshot?: string): Promise<void> {
     expect(await page.textContent("#status")).toMatch(/picked files \(safetensors, 2 layers.* on 1 thread$/);
     const picked = await generateText(page, "lookup", n, c.text);
     expect(picked.text).toBe(c.greedy_text);
+    // on one thread too: a sampled case with a drafter
+    await exerciseCases(page, [CASES.findIndex((x) => x.drafter && x.temperature > 0 && x.topP !== undefined)]);
 
     await exerciseRetrieval(page);
     expect(errors).toEqual([]);

@@ -3,7 +3,8 @@
  * model whose files come from the static assets (or any Fetcher binding) or an R2 bucket.
  * The model loads on the first request that needs it and stays cached in the isolate; the
  * kernels' .wasm files are imported as modules (through @edgespec/runtime's "workerd"
- * entry), the only way Workers run wasm.
+ * entry), the only way Workers run wasm. GET /healthz reports the wasm memory of the model, the
+ * SPLADE encoder and the index (each memory starts at 1 MiB and grows to what is loaded).
  *
  * Configuration (wrangler.toml [vars] and bindings):
  *   MODEL_FILES   Fetcher binding holding the model folder (e.g. the ASSETS binding), or
@@ -18,9 +19,9 @@
  */
 import { loadCausalLM, type ModelSource, WEIGHT_DTYPES, type WeightDType } from "@edgespec/models";
 import { loadSpladeEncoder, SparseIndex, type SpladeEncoder } from "@edgespec/retrieval";
-import { createBackend } from "@edgespec/runtime";
+import { createBackend, type WasmBackend } from "@edgespec/runtime";
 import { rustModule } from "@edgespec/runtime/workerd";
-import { createHandler, type Handler, type RetrievalOptions } from "@edgespec/server";
+import { createHandler, type Handler, type MemoryEntry, type RetrievalOptions, snapshot } from "@edgespec/server";
 import { type FetcherLike, FetcherModelSource, type R2BucketLike, R2ModelSource } from "./sources";
 
 export interface Env {
@@ -39,6 +40,16 @@ export interface Env {
 
 let handler: Handler | undefined;
 let configError: string | undefined;
+/** wasm memories beside the model's (the server finds that one itself), for /healthz */
+const memories = new Map<string, MemoryEntry>();
+
+/**
+ * Where each wasm memory starts. The runtime's default (16 MiB) spares Node a few grow calls;
+ * in a 128 MB isolate that floor would be charged to every backend however small its model
+ * (TinyStories-656K needs 3 MB), so the memories start small and grow to what is loaded.
+ */
+const INITIAL_WASM_BYTES = 1 << 20;
+const wasmBackend = async () => (await createBackend("wasm", { initialMemoryBytes: INITIAL_WASM_BYTES })) as WasmBackend;
 
 function setup(env: Env): Handler {
   const path = env.MODEL_PATH ?? "/models/tinystories-656k";
@@ -64,12 +75,13 @@ function setup(env: Env): Handler {
       {
         id,
         load: async () => {
-          const loaded = await loadCausalLM(source, { backend: await createBackend("wasm"), dtype });
+          const loaded = await loadCausalLM(source, { backend: await wasmBackend(), dtype });
           return { model: loaded.model, tokenizer: loaded.tokenizer };
         },
       },
     ],
     retrieval: retrievalFrom(env, sourceAt),
+    memory: () => memories.values(),
     limits: {
       maxTokens: int("MAX_TOKENS", 512),
       maxConcurrent: int("MAX_CONCURRENT", 4),
@@ -101,11 +113,15 @@ function retrievalFrom(env: Env, sourceAt: (folder: string) => ModelSource): Ret
       : Promise.resolve(undefined));
   const splade = async (): Promise<SpladeEncoder> => {
     const prune = (await meta())?.prune ?? {};
-    return loadSpladeEncoder(sourceAt(env.SPLADE_PATH as string), {
-      backend: await createBackend("wasm"),
+    const backend = await wasmBackend();
+    memories.set("splade", ["splade", backend]);
+    const encoder = await loadSpladeEncoder(sourceAt(env.SPLADE_PATH as string), {
+      backend,
       topK: prune.topK,
       query: prune.queryTopK === undefined ? undefined : { topK: prune.queryTopK },
     });
+    memories.set("splade", ["splade", backend, snapshot(backend)]);
+    return encoder;
   };
   const search = index
     ? async () => {
@@ -118,7 +134,9 @@ function retrievalFrom(env: Env, sourceAt: (folder: string) => ModelSource): Ret
           texts.set(d.id, d.text);
         }
         // Workers run only imported wasm: the index instantiates the module the runtime imported
-        return { mode: "splade" as const, index: await SparseIndex.load(await index.open("index.bin"), { wasm: rustModule }), texts };
+        const loaded = await SparseIndex.load(await index.open("index.bin"), { wasm: rustModule });
+        memories.set("index", ["index", loaded, snapshot(loaded)]);
+        return { mode: "splade" as const, index: loaded, texts };
       }
     : undefined;
   return { splade, search };

@@ -3,15 +3,17 @@
  * the request's temperature / top_p / seed (same seed, same text), stop strings, max_tokens;
  * `stream: true` answers with server-sent events, one chunk per piece of text, then
  * `data: [DONE]`. Each generation runs on its own KV cache over the shared weights, and ends
- * when the client goes away.
+ * when the client goes away. `drafter` / `draft_budget` (speculative.ts) change the speed,
+ * not the text.
  */
-import { DecodingOptionsError, type FinishReason, type GenerateOptions, generate } from "@edgespec/decoding";
+import { DecodingOptionsError, type Drafter, type FinishReason, type GenerateOptions, generate } from "@edgespec/decoding";
 import type { ChatMessage } from "@edgespec/models";
 import { HttpError } from "./errors";
 import type { HostContext } from "./handler";
 import type { Limits } from "./limits";
 import type { ModelRegistry } from "./registry";
 import { type Schema, validate } from "./schema";
+import { defaultDraftBudget, MAX_DRAFT_BUDGET, makeDrafter, parseDrafter, speculativeReport } from "./speculative";
 
 interface CompletionRequest {
   model?: string;
@@ -25,6 +27,8 @@ interface CompletionRequest {
   stop?: string | string[];
   stream?: boolean;
   n?: number;
+  drafter?: string;
+  draft_budget?: number;
 }
 
 const COMMON: Schema = {
@@ -37,6 +41,8 @@ const COMMON: Schema = {
   stop: { type: "string|string[]|null", maxItems: 4 },
   stream: { type: "boolean" },
   n: { type: "integer", min: 1, max: 1 },
+  drafter: { type: "string", maxItems: 64 },
+  draft_budget: { type: "integer", min: 1, max: MAX_DRAFT_BUDGET },
 };
 const COMPLETION_SCHEMA: Schema = { ...COMMON, prompt: { type: "string|string[]", required: true, maxItems: 1 } };
 const CHAT_SCHEMA: Schema = { ...COMMON, messages: { type: "messages", required: true, maxItems: 256 } };
@@ -68,11 +74,14 @@ export async function completions(body: unknown, chat: boolean, ctx: CompletionC
   if (maxTokens > ctx.limits.maxTokens) {
     throw new HttpError(400, `${where}: max_tokens ${maxTokens} is above this server's limit of ${ctx.limits.maxTokens}`, undefined, "max_tokens");
   }
+  const drafterChoice = parseDrafter(r.drafter, r.draft_budget, where);
   const release = await ctx.acquire(clientGone);
   let model: Awaited<ReturnType<ModelRegistry["load"]>>["model"] | undefined;
+  let drafter: Drafter | undefined;
   try {
     const served = await ctx.registry.load(entry);
     model = served.model.derive({});
+    if (drafterChoice) drafter = await makeDrafter(drafterChoice, model, served.tokenizer, where);
     const abort = new AbortController();
     clientGone?.addEventListener("abort", () => abort.abort(), { once: true });
     const options: GenerateOptions = {
@@ -83,6 +92,10 @@ export async function completions(body: unknown, chat: boolean, ctx: CompletionC
       stop: r.stop === null ? undefined : r.stop,
       signal: abort.signal,
     };
+    if (drafter) {
+      options.drafter = drafter;
+      options.draftBudget = r.draft_budget ?? defaultDraftBudget(served.model);
+    }
     let generation: ReturnType<typeof generate>;
     try {
       generation = generate(model, served.tokenizer, prompt, options);
@@ -93,11 +106,14 @@ export async function completions(body: unknown, chat: boolean, ctx: CompletionC
     const id = `${chat ? "chatcmpl" : "cmpl"}-${randomId()}`;
     const created = Math.floor(Date.now() / 1000);
     const own = model;
+    const ownDrafter = drafter;
     const done = () => {
+      ownDrafter?.free?.();
       own.free();
       release();
     };
-    if (r.stream) return streamResponse(generation, { id, created, model: entry.id, chat }, abort, done, ctx);
+    const spec = drafterChoice?.spec;
+    if (r.stream) return streamResponse(generation, { id, created, model: entry.id, chat, drafter: spec }, abort, done, ctx);
     try {
       const whole = generation.then((x) => x);
       ctx.host?.waitUntil?.(whole.catch(() => {}));
@@ -113,6 +129,7 @@ export async function completions(body: unknown, chat: boolean, ctx: CompletionC
           model: entry.id,
           choices: [choice],
           usage: { prompt_tokens: out.stats.promptTokens, completion_tokens: out.tokens.length, total_tokens: out.stats.promptTokens + out.tokens.length },
+          ...(spec ? { speculative: speculativeReport(spec, out.stats.speculative) } : {}),
         },
         { headers: ctx.headers },
       );
@@ -123,7 +140,8 @@ export async function completions(body: unknown, chat: boolean, ctx: CompletionC
       done();
     }
   } catch (e) {
-    // both are idempotent: a failure anywhere gives the cache and the slot back
+    // all idempotent: a failure anywhere gives the drafter, the cache and the slot back
+    drafter?.free?.();
     model?.free();
     release();
     throw e;
@@ -139,15 +157,23 @@ interface StreamMeta {
   created: number;
   model: string;
   chat: boolean;
+  drafter?: string;
 }
 
 function streamResponse(generation: ReturnType<typeof generate>, meta: StreamMeta, abort: AbortController, done: () => void, ctx: CompletionContext): Response {
   const encoder = new TextEncoder();
-  const chunk = (piece: string | null, finish: string | null, first = false) => {
+  const chunk = (piece: string | null, finish: string | null, first = false, extra: Record<string, unknown> = {}) => {
     const choice = meta.chat
       ? { index: 0, delta: piece === null ? {} : first ? { role: "assistant", content: piece } : { content: piece }, logprobs: null, finish_reason: finish }
       : { index: 0, text: piece ?? "", logprobs: null, finish_reason: finish };
-    const body = { id: meta.id, object: meta.chat ? "chat.completion.chunk" : "text_completion", created: meta.created, model: meta.model, choices: [choice] };
+    const body = {
+      id: meta.id,
+      object: meta.chat ? "chat.completion.chunk" : "text_completion",
+      created: meta.created,
+      model: meta.model,
+      choices: [choice],
+      ...extra,
+    };
     return encoder.encode(`data: ${JSON.stringify(body)}\n\n`);
   };
   let finished = false;
@@ -173,7 +199,8 @@ function streamResponse(generation: ReturnType<typeof generate>, meta: StreamMet
       }
       const out = await generation;
       if (!abort.signal.aborted) {
-        controller.enqueue(chunk(meta.chat ? null : "", finishReason(out.finishReason)));
+        const speculative = meta.drafter ? { speculative: speculativeReport(meta.drafter, out.stats.speculative) } : {};
+        controller.enqueue(chunk(meta.chat ? null : "", finishReason(out.finishReason), false, speculative));
         controller.enqueue(encoder.encode("data: [DONE]\n\n"));
         controller.close();
       }

@@ -1,7 +1,7 @@
 /**
  * The edgespec HTTP API as one fetch-style handler, `(Request) => Promise<Response>`, so the
  * same code serves a Cloudflare Worker, `edgespec serve` (Node) and Deno:
- *   GET  /healthz              liveness, loaded models, running generations
+ *   GET  /healthz              liveness, loaded models, running generations, wasm memory
  *   GET  /v1/models            the models offered
  *   POST /v1/completions       OpenAI-compatible text completion (SSE with stream: true)
  *   POST /v1/chat/completions  OpenAI-compatible chat completion (the model's chat template)
@@ -12,6 +12,7 @@
 import { completions } from "./completions";
 import { errorResponse, HttpError } from "./errors";
 import { ConcurrencyGate, DEFAULT_LIMITS, type Limits, readJsonBody } from "./limits";
+import { type MemoryEntry, type MemoryHolder, type MemoryPart, memoryReport, snapshot } from "./memory";
 import { type ModelEntry, ModelRegistry } from "./registry";
 import { embeddings, once, type RetrievalOptions, search } from "./retrieval";
 
@@ -20,6 +21,11 @@ export interface ServerOptions {
   limits?: Partial<Limits>;
   /** encoders for /v1/embeddings and the index for /v1/search (both optional) */
   retrieval?: RetrievalOptions;
+  /**
+   * More wasm memories for /healthz beside the loaded models' backends (which are found by
+   * themselves): encoders' backends, an index. Called on every /healthz.
+   */
+  memory?: () => Iterable<MemoryEntry>;
 }
 
 /**
@@ -40,9 +46,27 @@ const CORS = {
   "access-control-allow-headers": "content-type, authorization",
 };
 
+/** The backend as a memory holder when it is a wasm one (the reference backend has no memory). */
+function wasmHolder(backend: unknown): MemoryHolder | undefined {
+  const b = backend as Partial<MemoryHolder> | undefined;
+  return b && typeof b.memory?.buffer?.byteLength === "number" ? (b as MemoryHolder) : undefined;
+}
+
 export function createHandler(opts: ServerOptions): Handler {
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
-  const registry = new ModelRegistry(opts.models);
+  // each model's memory the moment its load finished: the peak the load reached
+  const atLoad = new Map<string, MemoryPart>();
+  const registry = new ModelRegistry(
+    opts.models.map((e) => ({
+      id: e.id,
+      load: async () => {
+        const served = await e.load();
+        const holder = wasmHolder(served.model.backend);
+        if (holder) atLoad.set(e.id, snapshot(holder));
+        return served;
+      },
+    })),
+  );
   const gate = new ConcurrencyGate(limits.maxConcurrent, limits.maxQueued);
   const ctx = { registry, limits, acquire: (signal?: AbortSignal) => gate.acquire(signal), headers: CORS };
   const r = opts.retrieval ?? {};
@@ -61,6 +85,10 @@ export function createHandler(opts: ServerOptions): Handler {
             models: registry.entries.map((e) => ({ id: e.id, loaded: registry.isLoaded(e.id) })),
             active_generations: gate.active,
             queued_generations: gate.queued,
+            memory: memoryReport([
+              ...registry.loadedModels().map(([id, m]): MemoryEntry => [`model:${id}`, wasmHolder(m.model.backend), atLoad.get(id)]),
+              ...(opts.memory?.() ?? []),
+            ]),
           },
           { headers: CORS },
         ),

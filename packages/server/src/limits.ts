@@ -88,7 +88,13 @@ export class ConcurrencyGate {
       );
     }
     return new Promise((resolve, reject) => {
-      const entry = { grant: resolve };
+      const stop = keepAlive();
+      const entry = {
+        grant: (release: () => void) => {
+          stop();
+          resolve(release);
+        },
+      };
       this.waiting.push(entry);
       signal?.addEventListener(
         "abort",
@@ -96,6 +102,7 @@ export class ConcurrencyGate {
           const i = this.waiting.indexOf(entry);
           if (i >= 0) {
             this.waiting.splice(i, 1);
+            stop();
             reject(new HttpError(499, "the client went away while waiting for a slot", "invalid_request_error", null, "client_closed"));
           }
         },
@@ -115,4 +122,29 @@ export class ConcurrencyGate {
       else this.running--;
     };
   }
+}
+
+/**
+ * A timer pending in the calling request until `stop()`. In a Worker every request has its
+ * own I/O context, and one that only awaits a promise another request will settle (a queue
+ * slot, a model another request is loading) has no event of its own pending: workerd cancels
+ * it as hung, and a slot later handed to it is never given back. The timer is that event.
+ */
+export function keepAlive(periodMs = 1000): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const tick = () => {
+    if (!stopped) timer = setTimeout(tick, periodMs);
+  };
+  tick();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+/** `p`, awaited with a keepAlive() timer in the caller's request until it settles. */
+export function awaitShared<T>(p: Promise<T>): Promise<T> {
+  const stop = keepAlive();
+  return p.finally(stop);
 }

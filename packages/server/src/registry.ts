@@ -5,6 +5,7 @@
  */
 import type { LlamaModel, Tokenizer } from "@edgespec/models";
 import { HttpError } from "./errors";
+import { awaitShared } from "./limits";
 
 export interface ServedModel {
   model: LlamaModel;
@@ -19,7 +20,7 @@ export interface ModelEntry {
 
 export class ModelRegistry {
   private readonly loads = new Map<string, Promise<ServedModel>>();
-  private readonly loaded = new Set<string>();
+  private readonly loaded = new Map<string, ServedModel>();
   constructor(readonly entries: readonly ModelEntry[]) {
     if (entries.length === 0) throw new Error("a server needs at least one model");
     const ids = new Set<string>();
@@ -48,12 +49,17 @@ export class ModelRegistry {
     return this.loaded.has(id);
   }
 
+  /** The models loaded so far, by id. */
+  loadedModels(): [string, ServedModel][] {
+    return [...this.loaded];
+  }
+
   load(entry: ModelEntry): Promise<ServedModel> {
     let p = this.loads.get(entry.id);
     if (!p) {
       p = entry.load().then(
         (m) => {
-          this.loaded.add(entry.id);
+          this.loaded.set(entry.id, m);
           return m;
         },
         (e: unknown) => {
@@ -69,6 +75,7 @@ export class ModelRegistry {
       );
       this.loads.set(entry.id, p);
     }
-    return p;
+    // concurrent first requests wait on the load another request runs
+    return awaitShared(p);
   }
 }

@@ -6,6 +6,7 @@
  */
 import { type DupMaeEncoder, type HybridIndex, MAX_QUERY_TERMS, type SparseIndex, type SparseVector, type SpladeEncoder } from "@edgespec/retrieval";
 import { HttpError } from "./errors";
+import { awaitShared } from "./limits";
 import { type Schema, validate } from "./schema";
 
 export interface SearchCorpus {
@@ -43,7 +44,7 @@ export function once<T>(load: () => Promise<T>, what: string): () => Promise<T> 
       p = undefined;
       throw new HttpError(503, `${what} could not be loaded: ${(e as Error)?.message ?? String(e)}`, "server_error", null, "unavailable");
     });
-    return p;
+    return awaitShared(p);
   };
 }
 
