@@ -24,5 +24,6 @@ if (build.status !== 0) {
   console.error(`build failed (exit ${build.status}); see the output above`);
   process.exit(build.status ?? 1);
 }
-const run = spawnSync(process.execPath, [join(root, script), ...args], { cwd: root, stdio: "inherit" });
+// node flags given to this script (e.g. --experimental-wasm-relaxed-simd) go to the child too
+const run = spawnSync(process.execPath, [...process.execArgv, join(root, script), ...args], { cwd: root, stdio: "inherit" });
 process.exit(run.status ?? 1);

@@ -9,14 +9,23 @@ export default defineConfig({
     transplant: "src/transplant.ts",
     retrieval: "src/retrieval.ts",
     load: "src/load.ts",
-    wllama: "src/peers/wllama.ts",
+    peers: "src/peers.ts",
   },
   format: ["esm"],
   target: "node20",
   platform: "node",
   sourcemap: true,
   clean: true,
-  dts: { entry: { decode: "src/decode.ts", spec: "src/spec.ts", transplant: "src/transplant.ts", retrieval: "src/retrieval.ts", load: "src/load.ts" } },
+  dts: {
+    entry: {
+      decode: "src/decode.ts",
+      spec: "src/spec.ts",
+      transplant: "src/transplant.ts",
+      retrieval: "src/retrieval.ts",
+      load: "src/load.ts",
+      peers: "src/peers.ts",
+    },
+  },
   // keep workspace packages external so the runtime finds its kernel files in its own package
   external: [/^@edgespec\//],
   // the wllama peer's child process (run by another Node binary) ships as plain .mjs files

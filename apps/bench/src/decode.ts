@@ -5,11 +5,12 @@
  * 8..64 candidate tokens relative to one decode step, which is what speculative decoding
  * spends per round. On --threads N (default 1) threads; the roofline is read on as many.
  *
- *   edgespec bench decode [--shape smollm2-135m] [--dtype f32,q8_0,q4_0] [--threads N] [--quick] [--json]
+ *   edgespec bench decode [--shape smollm2-135m] [--dtype f32,q8_0,q4_0] [--threads N] [--simd baseline|relaxed|auto] [--kv-cache f32|f16] [--quick] [--json]
  */
 import { type LlamaConfig, LlamaModel, type WeightDType, type WeightSource } from "@edgespec/models";
 import { type Backend, splitmix32, WasmBackend } from "@edgespec/runtime";
-import { median, rate } from "./stats";
+import { bandwidthProbe } from "./roofline";
+import { median } from "./stats";
 
 export const SHAPES: Record<string, LlamaConfig> = {
   // HuggingFaceTB/SmolLM2-135M config.json
@@ -96,14 +97,14 @@ export async function benchDecode(argv: string[]): Promise<number> {
   const log = (s: string) => (json ? process.stderr : process.stdout).write(`${s}\n`);
 
   const threads = Number(value("--threads") ?? 1);
-  const backend = await WasmBackend.create({ initialMemoryBytes: 64 << 20, threads });
+  const kvCache = (value("--kv-cache") ?? "f32") as "f32" | "f16";
+  const simd = value("--simd") ?? "baseline";
+  if (simd !== "baseline" && simd !== "relaxed" && simd !== "auto") throw new Error(`unknown --simd ${JSON.stringify(simd)} (baseline, relaxed, auto)`);
+  const backend = await WasmBackend.create({ initialMemoryBytes: 64 << 20, threads, simd });
   if (backend.threadsNote) log(`  (one thread: ${backend.threadsNote})`);
-  // roofline probe: a SIMD sum over 256 MB, interleaved with the model measurements
-  const PROBE = 256 << 20;
-  const probe = backend.arena.alloc(PROBE, 64);
-  backend.arena.bytes.fill(1, probe, probe + PROBE);
-  const bandwidth = () => (PROBE * rate(() => backend.streamRead(probe, PROBE), 250)) / 1e9;
-  for (let i = 0; i < 2; i++) bandwidth();
+  // roofline probe, interleaved with the model measurements
+  const probe = bandwidthProbe(backend);
+  const bandwidth = () => probe.measure();
 
   log(`edgespec decode benchmark: ${shapeName} random weights, wasm ${backend.variant} simd128, ${backend.threads} thread(s), node ${process.versions.node}`);
   const results: DecodeResult[] = [];
@@ -112,7 +113,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
   const gbSamples: number[] = [];
   for (const dtype of dtypes) {
     const t0 = performance.now();
-    const model = new LlamaModel(backend, config, randomWeights(backend, dtype, 1234), { contextLength: 512 });
+    const model = new LlamaModel(backend, config, randomWeights(backend, dtype, 1234), { contextLength: 512, kvCache });
     log(`  ${dtype}: built in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${(model.weightBytes() / 1e6).toFixed(1)} MB of weights per token`);
     const prompt = Array.from({ length: prefillTokens }, (_, i) => 3 + ((i * 7919) % (config.vocabSize - 3)));
     model.prefill(prompt.slice(0, 8));
@@ -199,7 +200,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
     }
     model.free();
   }
-  backend.arena.release(probe);
+  probe.release();
   backend.close();
   if (json) {
     process.stdout.write(

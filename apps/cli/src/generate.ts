@@ -71,7 +71,9 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const tokenizer = v.tokenizer ? { source: await resolveModelSource(v.tokenizer, { onProgress }), file: "" } : undefined;
   if (tokenizer) tokenizer.file = tokenizer.source.entry ?? "";
   if (tokenizer && !tokenizer.file) throw new UsageError("--tokenizer must name a file");
-  const loaded = await loadCausalLM(source, { dtype, contextLength, tokenizer, onProgress, threads: threadsOption(v.threads) });
+  const kvCache = v["kv-cache"] as "f32" | "f16" | undefined;
+  if (kvCache !== undefined && kvCache !== "f32" && kvCache !== "f16") throw new UsageError(`--kv-cache must be f32 or f16, got ${JSON.stringify(kvCache)}`);
+  const loaded = await loadCausalLM(source, { dtype, contextLength, kvCache, tokenizer, onProgress, threads: threadsOption(v.threads) });
   try {
     const input: string | ChatMessage[] = v.chat ? [{ role: "user", content: v.prompt ?? "" }] : (v.prompt ?? "");
     if (mode === "sample") {
@@ -272,6 +274,7 @@ function parse(argv: string[]) {
       "draft-budget": { type: "string" },
       dtype: { type: "string" },
       threads: { type: "string" },
+      "kv-cache": { type: "string" },
       context: { type: "string" },
       json: { type: "boolean" },
       stats: { type: "boolean" },

@@ -4,6 +4,7 @@
 
 import { benchDecode } from "@edgespec/bench/decode";
 import { benchLoad } from "@edgespec/bench/load";
+import { benchPeers } from "@edgespec/bench/peers";
 import { benchRetrieval } from "@edgespec/bench/retrieval";
 import { benchSpec } from "@edgespec/bench/spec";
 import { benchTransplant } from "@edgespec/bench/transplant";
@@ -18,7 +19,8 @@ import { UsageError } from "./usage";
 
 const HELP = `usage:
   edgespec generate --model <dir|file|url|org/name> [--tokenizer FILE] [--prompt TEXT] [--chat]
-                    [--max-tokens N] [--dtype f32|f16|q8_0|q4_0] [--context N] [--json] [--stats]
+                    [--max-tokens N] [--dtype f32|f16|q8_0|q4_0] [--context N] [--kv-cache f32|f16] [--threads N|auto]
+                    [--json] [--stats]
       sampling:     [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--typical-p P]
                     [--repetition-penalty R] [--frequency-penalty F] [--presence-penalty F]
                     [--seed S] [--stop TEXT]... [--regex R | --json-schema FILE]
@@ -30,8 +32,8 @@ const HELP = `usage:
   edgespec transplant --base <model> --donor <model> [--k 64] [--method omp|mean|zero|randn]
                      --out <dir> [--base-tokenizer FILE] [--donor-tokenizer FILE] [--seed S] [--json]
   edgespec chat --model <dir|file|url|org/name> [--system TEXT] [--temperature T] [--top-p P]
-                [--seed S] [--max-tokens N] [--json]       (stdin: one user turn per line)
-  edgespec serve --model <dir|file|url|org/name> [--tokenizer FILE] [--id NAME] [--dtype D]
+                [--seed S] [--max-tokens N] [--threads N|auto] [--json]   (stdin: one user turn per line)
+  edgespec serve --model <dir|file|url|org/name> [--tokenizer FILE] [--id NAME] [--dtype D] [--threads N|auto]
                  [--host 127.0.0.1] [--port 8787] [--max-tokens N] [--max-concurrent N]
                  [--max-queued N] [--preload] [--splade DIR] [--dupmae DIR] [--index DIR]
   edgespec embed --model <dir> [--mode splade|dupmae] --text T [--text T]... [--query] [--terms N]
@@ -40,7 +42,8 @@ const HELP = `usage:
                        [--field text] [--id-field id] [--top-k N] [--query-top-k N] [--json]
   edgespec search --index <dir> --query TEXT [--k 10] [--json]
   edgespec convert <hf-model-dir> --to gguf --dtype f32|f16|q8_0|q4_0 -o out.gguf [--vocab F.gguf] [--force] [--json]
-  edgespec bench decode [--shape smollm2-135m] [--dtype f32,q8_0,q4_0] [--quick] [--json]
+  edgespec bench decode [--shape smollm2-135m] [--dtype f32,q8_0,q4_0] [--threads N] [--simd baseline|relaxed|auto] [--kv-cache f32|f16] [--quick] [--json]
+  edgespec bench peers [--threads 1,2] [--models id,...] [--skip-ort] [--quick] [--json]
   edgespec bench spec [--drafter lookup,recycling,...] [--quick] [--json]
   edgespec bench transplant [--quick] [--json]
   edgespec bench retrieval [--quick] [--docs N] [--json]
@@ -93,11 +96,12 @@ async function main(argv: string[]): Promise<number> {
   if (command === "bench") {
     const [what, ...args] = rest;
     if (what === "decode") return benchDecode(args);
+    if (what === "peers") return benchPeers(args);
     if (what === "spec") return benchSpec(args);
     if (what === "transplant") return benchTransplant(args);
     if (what === "retrieval") return benchRetrieval(args);
     if (what === "load") return benchLoad(args);
-    throw new UsageError(`unknown benchmark ${JSON.stringify(what ?? "")}; available: decode, spec, transplant, retrieval, load`);
+    throw new UsageError(`unknown benchmark ${JSON.stringify(what ?? "")}; available: decode, peers, spec, transplant, retrieval, load`);
   }
   throw new UsageError(`unknown command ${JSON.stringify(command)}`);
 }

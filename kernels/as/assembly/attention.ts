@@ -9,15 +9,39 @@
 //              (the runtime guarantees each node's ancestors and itself are set).
 // scores is scratch for kv_len floats. Only heads [h0, h1) are computed: threads split the
 // heads, each with its own scores.
-import { exp4, hmax, hsum, madd } from "./common";
+import { exp4, f16_to_f32, f16x4, hmax, hsum, madd } from "./common";
+
+// The cache holds K and V as f32, or as f16 (half the memory and the bytes read per step);
+// KV is the element type (f32 or u16 for f16 bits). Every product and sum is f32 either way,
+// so the f16 cache changes only the rounding of what is stored.
+
+/** Four cache values from p as f32x4. */
+@inline
+function kv4<KV>(p: usize): v128 {
+  if (sizeof<KV>() == 4) return v128.load(p);
+  return f16x4(i32x4.extend_low_i16x8_s(v128.load64_zero(p)));
+}
+
+/** One cache value at p as f32. */
+@inline
+function kv1<KV>(p: usize): f32 {
+  if (sizeof<KV>() == 4) return load<f32>(p);
+  return f16_to_f32(<u32>load<u16>(p));
+}
+
+/** Byte offset of element j of a cache row. */
+@inline
+function kvo<KV>(j: i32): usize {
+  return <usize>j * sizeof<KV>();
+}
 
 @inline
-function dot(a: usize, b: usize, d: i32): f32 {
+function dot<KV>(a: usize, b: usize, d: i32): f32 {
   let acc = f32x4.splat(0);
   let k = 0;
-  for (; k + 4 <= d; k += 4) acc = madd(v128.load(a + (<usize>k << 2)), v128.load(b + (<usize>k << 2)), acc);
+  for (; k + 4 <= d; k += 4) acc = madd(v128.load(a + (<usize>k << 2)), kv4<KV>(b + kvo<KV>(k)), acc);
   let s = hsum(acc);
-  for (; k < d; k++) s += load<f32>(a + (<usize>k << 2)) * load<f32>(b + (<usize>k << 2));
+  for (; k < d; k++) s += load<f32>(a + (<usize>k << 2)) * kv1<KV>(b + kvo<KV>(k));
   return s;
 }
 
@@ -34,7 +58,7 @@ function transpose_sum(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
  * one transpose replaces four horizontal sums.
  */
 @inline
-function dot4(q: usize, k0: usize, hs: usize, d: i32, d4: i32): v128 {
+function dot4<KV>(q: usize, k0: usize, hs: usize, d: i32, d4: i32): v128 {
   const k1 = k0 + hs;
   const k2 = k1 + hs;
   const k3 = k2 + hs;
@@ -43,39 +67,39 @@ function dot4(q: usize, k0: usize, hs: usize, d: i32, d4: i32): v128 {
   let a2 = a0;
   let a3 = a0;
   for (let j = 0; j < d4; j += 4) {
-    const o = <usize>j << 2;
-    const qv = v128.load(q + o);
-    a0 = madd(qv, v128.load(k0 + o), a0);
-    a1 = madd(qv, v128.load(k1 + o), a1);
-    a2 = madd(qv, v128.load(k2 + o), a2);
-    a3 = madd(qv, v128.load(k3 + o), a3);
+    const qv = v128.load(q + (<usize>j << 2));
+    const o = kvo<KV>(j);
+    a0 = madd(qv, kv4<KV>(k0 + o), a0);
+    a1 = madd(qv, kv4<KV>(k1 + o), a1);
+    a2 = madd(qv, kv4<KV>(k2 + o), a2);
+    a3 = madd(qv, kv4<KV>(k3 + o), a3);
   }
   let s = transpose_sum(a0, a1, a2, a3);
   for (let j = d4; j < d; j++) {
-    const o = <usize>j << 2;
-    const qj = load<f32>(q + o);
-    s = f32x4.add(s, f32x4.mul(f32x4.splat(qj), f32x4(load<f32>(k0 + o), load<f32>(k1 + o), load<f32>(k2 + o), load<f32>(k3 + o))));
+    const qj = load<f32>(q + (<usize>j << 2));
+    const o = kvo<KV>(j);
+    s = f32x4.add(s, f32x4.mul(f32x4.splat(qj), f32x4(kv1<KV>(k0 + o), kv1<KV>(k1 + o), kv1<KV>(k2 + o), kv1<KV>(k3 + o))));
   }
   return s;
 }
 
 /** out[0..32) = sum_t p[t] * v[t, 0..32): eight accumulators stay in registers across t. */
 @inline
-function weighted_sum32(out: usize, scores: usize, v: usize, hs: usize, limit: i32): void {
+function weighted_sum32<KV>(out: usize, scores: usize, v: usize, hk: usize, limit: i32): void {
   let o0 = f32x4.splat(0), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
   for (let t = 0; t < limit; t++) {
     const p = load<f32>(scores + (<usize>t << 2));
     if (p == 0) continue;
     const pv = f32x4.splat(p);
-    const vt = v + <usize>t * hs;
-    o0 = madd(pv, v128.load(vt), o0);
-    o1 = madd(pv, v128.load(vt, 16), o1);
-    o2 = madd(pv, v128.load(vt, 32), o2);
-    o3 = madd(pv, v128.load(vt, 48), o3);
-    o4 = madd(pv, v128.load(vt, 64), o4);
-    o5 = madd(pv, v128.load(vt, 80), o5);
-    o6 = madd(pv, v128.load(vt, 96), o6);
-    o7 = madd(pv, v128.load(vt, 112), o7);
+    const vt = v + <usize>t * hk;
+    o0 = madd(pv, kv4<KV>(vt), o0);
+    o1 = madd(pv, kv4<KV>(vt + kvo<KV>(4)), o1);
+    o2 = madd(pv, kv4<KV>(vt + kvo<KV>(8)), o2);
+    o3 = madd(pv, kv4<KV>(vt + kvo<KV>(12)), o3);
+    o4 = madd(pv, kv4<KV>(vt + kvo<KV>(16)), o4);
+    o5 = madd(pv, kv4<KV>(vt + kvo<KV>(20)), o5);
+    o6 = madd(pv, kv4<KV>(vt + kvo<KV>(24)), o6);
+    o7 = madd(pv, kv4<KV>(vt + kvo<KV>(28)), o7);
   }
   v128.store(out, o0);
   v128.store(out, o1, 16);
@@ -87,7 +111,8 @@ function weighted_sum32(out: usize, scores: usize, v: usize, hs: usize, limit: i
   v128.store(out, o7, 112);
 }
 
-export function attention(
+@inline
+function attention_kv<KV>(
   q: usize,
   k: usize,
   v: usize,
@@ -107,7 +132,8 @@ export function attention(
 ): void {
   const group = n_heads / n_kv;
   const prefix = kv_len - n_q;
-  const hs = <usize>head_dim << 2;
+  const hs = <usize>head_dim << 2; // q and out rows (f32)
+  const hk = <usize>head_dim * sizeof<KV>(); // cache rows
   const d4 = head_dim & ~3;
   for (let i = 0; i < n_q; i++) {
     // visible slots are [0, limit) minus tree-masked ones
@@ -115,14 +141,14 @@ export function attention(
     for (let h = h0; h < h1; h++) {
       const kh = (h / group) as usize;
       const qi = q + (<usize>(i * n_heads + h)) * hs;
-      const kb = k + kh * <usize>cap * hs;
-      const vb = v + kh * <usize>cap * hs;
+      const kb = k + kh * <usize>cap * hk;
+      const vb = v + kh * <usize>cap * hk;
       const sc = f32x4.splat(scale);
       const ninf = f32x4.splat(-Infinity);
       let m4 = ninf;
       let t0 = 0;
       for (; t0 + 4 <= limit; t0 += 4) {
-        let s4 = f32x4.mul(dot4(qi, kb + <usize>t0 * hs, hs, head_dim, d4), sc);
+        let s4 = f32x4.mul(dot4<KV>(qi, kb + <usize>t0 * hk, hk, head_dim, d4), sc);
         if (mask_kind == 2 && t0 + 3 >= prefix) {
           // tree slots the node does not see score -Inf
           const row = mask + <usize>(i * n_q - prefix);
@@ -141,7 +167,7 @@ export function attention(
       for (let t = t0; t < limit; t++) {
         let s: f32 = -Infinity;
         if (mask_kind != 2 || t < prefix || load<u8>(mask + <usize>(i * n_q + (t - prefix))) != 0) {
-          s = dot(qi, kb + <usize>t * hs, head_dim) * scale;
+          s = dot<KV>(qi, kb + <usize>t * hk, head_dim) * scale;
         }
         store<f32>(scores + (<usize>t << 2), s);
         m = max(m, s);
@@ -166,14 +192,14 @@ export function attention(
       const oi = out + (<usize>(i * n_heads + h)) * hs;
       // out = sum_t p[t] v[t], 32 lanes at a time with the accumulators in registers
       let d0 = 0;
-      for (; d0 + 32 <= d4; d0 += 32) weighted_sum32(oi + (<usize>d0 << 2), scores, vb + (<usize>d0 << 2), hs, limit);
+      for (; d0 + 32 <= d4; d0 += 32) weighted_sum32<KV>(oi + (<usize>d0 << 2), scores, vb + kvo<KV>(d0), hk, limit);
       for (let d = d0; d < d4; d += 4) {
         const o = <usize>d << 2;
         let acc4 = f32x4.splat(0);
         for (let t = 0; t < limit; t++) {
           const p = load<f32>(scores + (<usize>t << 2));
           if (p == 0) continue;
-          acc4 = madd(f32x4.splat(p), v128.load(vb + <usize>t * hs + o), acc4);
+          acc4 = madd(f32x4.splat(p), kv4<KV>(vb + <usize>t * hk + kvo<KV>(d)), acc4);
         }
         v128.store(oi + o, acc4);
       }
@@ -183,7 +209,7 @@ export function attention(
         for (let t = 0; t < limit; t++) {
           const p = load<f32>(scores + (<usize>t << 2));
           if (p == 0) continue;
-          a += p * load<f32>(vb + <usize>t * hs + o);
+          a += p * kv1<KV>(vb + <usize>t * hk + kvo<KV>(d));
         }
         store<f32>(oi + o, a);
       }
@@ -199,4 +225,48 @@ export function attention(
       }
     }
   }
+}
+
+/** Attention over an f32 KV cache (see the top of this file for the layout and masks). */
+export function attention(
+  q: usize,
+  k: usize,
+  v: usize,
+  out: usize,
+  scores: usize,
+  n_q: i32,
+  n_heads: i32,
+  n_kv: i32,
+  head_dim: i32,
+  kv_len: i32,
+  cap: i32,
+  mask_kind: i32,
+  mask: usize,
+  scale: f32,
+  h0: i32,
+  h1: i32,
+): void {
+  attention_kv<f32>(q, k, v, out, scores, n_q, n_heads, n_kv, head_dim, kv_len, cap, mask_kind, mask, scale, h0, h1);
+}
+
+/** The same over an f16 KV cache. */
+export function attention_f16(
+  q: usize,
+  k: usize,
+  v: usize,
+  out: usize,
+  scores: usize,
+  n_q: i32,
+  n_heads: i32,
+  n_kv: i32,
+  head_dim: i32,
+  kv_len: i32,
+  cap: i32,
+  mask_kind: i32,
+  mask: usize,
+  scale: f32,
+  h0: i32,
+  h1: i32,
+): void {
+  attention_kv<u16>(q, k, v, out, scores, n_q, n_heads, n_kv, head_dim, kv_len, cap, mask_kind, mask, scale, h0, h1);
 }

@@ -87,3 +87,13 @@ export function exp4(x: v128): v128 {
 export function exp1(x: f32): f32 {
   return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
 }
+
+/** f16 held sign-extended in i32 lanes -> exact f32 (Inf and NaN included). */
+@inline
+export function f16x4(e: v128): v128 {
+  const bits = v128.and(i32x4.shl(e, 13), i32x4.splat(0x8fffe000));
+  const v = f32x4.mul(bits, f32x4.splat(F16_MAGIC));
+  // exponent 31 (Inf/NaN) would scale to a finite 65536*1.m: force the exponent to all ones
+  const special = i32x4.ge_u(v128.and(bits, i32x4.splat(0x7fffffff)), i32x4.splat(0x0f800000));
+  return v128.bitselect(v128.or(bits, i32x4.splat(0x7f800000)), v, special);
+}

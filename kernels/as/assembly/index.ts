@@ -1,6 +1,6 @@
 // edgespec tensor kernels. Every export takes byte offsets into the shared memory;
 // the TypeScript runtime validates shapes and ranges before calling any of them.
-export { attention } from "./attention";
+export { attention, attention_f16 } from "./attention";
 export { stream_sum } from "./bench";
 export { add, gelu, gelu_tanh, layernorm, mul, rmsnorm, scale, silu, softmax, swiglu } from "./elementwise";
 export {

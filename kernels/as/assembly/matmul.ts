@@ -13,7 +13,16 @@
 // of nibbles, low nibbles are elements 0..15, high nibbles 16..31), either row-major as in
 // the file or repacked "x4": four rows interleaved block by block, one sequential stream
 // whose four scales sit together, which runs about 30% faster than the file layout on one thread.
-import { F16_MAGIC, f16_to_f32, hsum, madd } from "./common";
+//
+// Relaxed-SIMD builds run q4_0 on i16x8.relaxed_dot_i8x16_i7x16_s against int8 activations
+// (dot_q4_relaxed). Nibbles are valid i7 operands, so the integer sums are exact on every
+// host, and with the float steps after them kept unfused (madd_exact) every q4_0 output is
+// the same bits as in the baseline build (packages/runtime/test/relaxed-q4.test.ts). q8_0
+// keeps the baseline dot there: its signed weights are no i7 operand, and the exact split
+// w = (w & 0x7f) - 128 * (w >>> 7) takes two dots and two widenings per 16 bytes where
+// dot_q8 takes two i32x4.dot_i16x8_s; |x| against sign-flipped weights would be cheaper but
+// is wrong for w = -128.
+import { f16_to_f32, f16x4, hsum, madd } from "./common";
 
 // ---------------------------------------------------------------- f32 ----
 
@@ -102,16 +111,6 @@ export function matmul_f32(w: usize, x: usize, y: usize, rows: i32, cols: i32, n
 
 // ---------------------------------------------------------------- f16 ----
 
-/** f16 held sign-extended in i32 lanes -> exact f32 (Inf and NaN included). */
-@inline
-function f16x4(e: v128): v128 {
-  const bits = v128.and(i32x4.shl(e, 13), i32x4.splat(0x8fffe000));
-  const v = f32x4.mul(bits, f32x4.splat(F16_MAGIC));
-  // exponent 31 (Inf/NaN) would scale to a finite 65536*1.m: force the exponent to all ones
-  const special = i32x4.ge_u(v128.and(bits, i32x4.splat(0x7fffffff)), i32x4.splat(0x0f800000));
-  return v128.bitselect(v128.or(bits, i32x4.splat(0x7f800000)), v, special);
-}
-
 @inline
 function dot_f16(w: usize, x: usize, cols: i32): f32 {
   let a0 = f32x4.splat(0);
@@ -139,6 +138,11 @@ function dot_f16(w: usize, x: usize, cols: i32): f32 {
  * results with n by ~1e-7 relative. The x4 q8_0/q4_0 kernels are bound by
  * i32x4.dot_i16x8_s, which no tiling shares, and 4 x 2 tiles ran 10-20% slower there; the
  * row-major ones gained <= 13% from pairing, swinging to 0.5x with unrelated code layout.
+ * Relaxed builds' q4_0 (dot_q4_relaxed; Zen 4, V8 11.3, two cores under load 3-9, medians):
+ * a 1536x576 x4 GEMV with weights in L2 takes 32 us instead of 44 (row-major 62 instead of
+ * 74); SmolLM2-135M decode runs 1.25-1.35x the baseline build's tok/s (best runs 150 vs 118,
+ * about 50% of the memory roofline instead of 40%). The i32x4 add form with its two dots
+ * chained ran at 46 us, slower than the baseline.
  */
 @inline
 function dot2_f16(w: usize, xa: usize, xb: usize, cols: i32, ya: usize, yb: usize): void {
@@ -189,6 +193,8 @@ export function matmul_f16(w: usize, x: usize, y: usize, rows: i32, cols: i32, n
 // The weight side then needs only a shift or a mask per 16 bytes (see dot_q8 / dot_q4),
 // and every partial sum comes out multiplied by 256.
 // q4 mode pre-multiplies the slots by 256, 1, 16 and 256 to match the nibble masks.
+// Relaxed-SIMD builds store q4 activations instead as the plain int8 x[0..31] per block,
+// in the first nb*32 bytes (see dot_q4_relaxed); the rest of the row is laid out as below.
 //
 // Per token row the buffer holds: nb*64 bytes of lanes | nb f32 block scales xs |
 // nb i32 block sums (q4 offset correction) | f64 final factor | 8 bytes pad | 16-byte fence.
@@ -204,7 +210,9 @@ export function act_row_bytes(cols: i32): i32 {
  * before loading the next row's weights. The store is never read; it orders the loads:
  * V8's TurboFan otherwise hoists all eight weight loads of a block above the arithmetic,
  * runs out of the 16 xmm registers and spills a dozen vectors per block (seen in its
- * machine code). With the fences q8_0 x4 runs ~20% and q4_0 x4 ~25% faster.
+ * machine code). With the fences q8_0 x4 runs ~20% and q4_0 x4 ~25% faster. The relaxed q4_0
+ * path holds two activation vectors instead of four, spills nothing without them, and ran
+ * 1-3% slower with them, so it has none.
  */
 @inline
 function fence_slot(ar: usize, nb: i32): usize {
@@ -241,43 +249,63 @@ export function quantize_act(x: usize, act: usize, cols: i32, n: i32, q4: i32): 
       const id: f32 = d > 0 ? 1.0 / d : 0;
       const idv = f32x4.splat(id);
       // round half away from zero, like ggml's roundf
-      const q0 = i32x4.trunc_sat_f32x4_s(roundv(f32x4.mul(v0, idv)));
-      const q1 = i32x4.trunc_sat_f32x4_s(roundv(f32x4.mul(v1, idv)));
-      const q2 = i32x4.trunc_sat_f32x4_s(roundv(f32x4.mul(v2, idv)));
-      const q3 = i32x4.trunc_sat_f32x4_s(roundv(f32x4.mul(v3, idv)));
-      const q4v = i32x4.trunc_sat_f32x4_s(roundv(f32x4.mul(v4, idv)));
-      const q5 = i32x4.trunc_sat_f32x4_s(roundv(f32x4.mul(v5, idv)));
-      const q6 = i32x4.trunc_sat_f32x4_s(roundv(f32x4.mul(v6, idv)));
-      const q7 = i32x4.trunc_sat_f32x4_s(roundv(f32x4.mul(v7, idv)));
+      const q0 = quant4(v0, idv);
+      const q1 = quant4(v1, idv);
+      const q2 = quant4(v2, idv);
+      const q3 = quant4(v3, idv);
+      const q4v = quant4(v4, idv);
+      const q5 = quant4(v5, idv);
+      const q6 = quant4(v6, idv);
+      const q7 = quant4(v7, idv);
       // i32 lanes -> i16, then split into even and odd element lanes.
       const h0 = i16x8.narrow_i32x4_s(q0, q1); // x0..x7
       const h1 = i16x8.narrow_i32x4_s(q2, q3); // x8..x15
       const h2 = i16x8.narrow_i32x4_s(q4v, q5); // x16..x23
       const h3 = i16x8.narrow_i32x4_s(q6, q7); // x24..x31
-      let e0 = i16x8.shuffle(h0, h1, 0, 2, 4, 6, 8, 10, 12, 14);
-      let o0 = i16x8.shuffle(h0, h1, 1, 3, 5, 7, 9, 11, 13, 15);
-      let e1 = i16x8.shuffle(h2, h3, 0, 2, 4, 6, 8, 10, 12, 14);
-      let o1 = i16x8.shuffle(h2, h3, 1, 3, 5, 7, 9, 11, 13, 15);
       if (q4) {
         // Block sum for the "-8" offset of q4 nibbles, in the same x256 units.
         const sum = i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4v, q5), i32x4.add(q6, q7)));
         const s2 = i32x4.add(sum, i32x4.shuffle(sum, sum, 2, 3, 0, 1));
         store<i32>(xc + (<usize>b << 2), (i32x4.extract_lane(s2, 0) + i32x4.extract_lane(s2, 1)) * 2048);
-        e0 = i16x8.shl(e0, 8);
-        e1 = i16x8.shl(e1, 4);
-        o1 = i16x8.shl(o1, 8);
       }
-      const ab = ar + (<usize>b << 6);
-      v128.store(ab, e0);
-      v128.store(ab, o0, 16);
-      v128.store(ab, e1, 32);
-      v128.store(ab, o1, 48);
+      if (ASC_FEATURE_RELAXED_SIMD && q4) {
+        const ab = ar + (<usize>b << 5);
+        v128.store(ab, i8x16.narrow_i16x8_s(h0, h1));
+        v128.store(ab, i8x16.narrow_i16x8_s(h2, h3), 16);
+      } else {
+        let e0 = i16x8.shuffle(h0, h1, 0, 2, 4, 6, 8, 10, 12, 14);
+        const o0 = i16x8.shuffle(h0, h1, 1, 3, 5, 7, 9, 11, 13, 15);
+        let e1 = i16x8.shuffle(h2, h3, 0, 2, 4, 6, 8, 10, 12, 14);
+        let o1 = i16x8.shuffle(h2, h3, 1, 3, 5, 7, 9, 11, 13, 15);
+        if (q4) {
+          e0 = i16x8.shl(e0, 8);
+          e1 = i16x8.shl(e1, 4);
+          o1 = i16x8.shl(o1, 8);
+        }
+        const ab = ar + (<usize>b << 6);
+        v128.store(ab, e0);
+        v128.store(ab, o0, 16);
+        v128.store(ab, e1, 32);
+        v128.store(ab, o1, 48);
+      }
       const dv = bmax == bmax && bmax < Infinity ? d * pe * pe2 : NaN;
       store<f32>(xs + (<usize>b << 2), <f32>dv);
     }
     // 2^(104 - E): 112 undoes the f16-bits trick, -8 the x256 of the integer dots.
     store<f64>(xc + (<usize>nb << 2), Math.pow(2.0, <f64>(104 - E)));
   }
+}
+
+/**
+ * x * id rounded to an int8 value in i32 lanes. The clamp matters only where 1/d overflowed
+ * (block amax below ~3.7e-37): x * Inf would saturate to 2^31-1 and wrap in the q4 slot
+ * shifts and block sums, and the int8 layout of relaxed builds could not hold it, so the
+ * two builds would differ. Elsewhere |x * id| <= 127.00002 and the clamp changes nothing.
+ */
+@inline
+function quant4(v: v128, idv: v128): v128 {
+  const c = f32x4.pmin(f32x4.pmax(f32x4.mul(v, idv), f32x4.splat(-127)), f32x4.splat(127));
+  return i32x4.trunc_sat_f32x4_s(roundv(c));
 }
 
 /** Round half away from zero, like C's roundf (v - trunc(v) is exact in f32). */
@@ -402,6 +430,40 @@ function dot_q4(v: v128, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   );
 }
 
+/**
+ * sum(nibble * x) over one q4_0 block against int8 x[0..15] (xl) and x[16..31] (xh), as 8
+ * partial i16 lanes: lane j covers elements 2j, 2j+1, 16+2j and 17+2j. Nibbles are 0..15, a
+ * valid i7 operand, so the relaxed dot has one defined result on every host, and with
+ * |x| <= 127 a lane stays within 4*15*127 = 7620: nothing saturates or wraps.
+ * i16x8 rather than i32x4.relaxed_dot_i8x16_i7x16_add_s: V8 11.3 (Node 20) lowers the latter
+ * to five x64 instructions (it rebuilds its ones vector each time), and its Liftoff tier
+ * adds the dot to itself instead of to c, so the first calls of a fresh module return wrong
+ * sums. An i16 shift and a mask give the high nibbles: V8 builds i8x16.shr_u from about five.
+ */
+@inline
+function dot_q4_relaxed(v: v128, xl: v128, xh: v128): v128 {
+  const m = i8x16.splat(0x0f);
+  const hi = v128.and(i16x8.shr_u(v, 4), m);
+  return i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(xl, v128.and(v, m)), i16x8.relaxed_dot_i8x16_i7x16_s(xh, hi));
+}
+
+/**
+ * transpose_sum for four dot_q4_relaxed results: each row's total in an i32 lane. Adding in
+ * i16 first (|lane| <= 4 * 7620) leaves one widening multiply-add instead of four.
+ */
+@inline
+function transpose_sum16(p0: v128, p1: v128, p2: v128, p3: v128): v128 {
+  const a = i16x8.add(i32x4.shuffle(p0, p1, 0, 4, 1, 5), i32x4.shuffle(p0, p1, 2, 6, 3, 7));
+  const c = i16x8.add(i32x4.shuffle(p2, p3, 0, 4, 1, 5), i32x4.shuffle(p2, p3, 2, 6, 3, 7));
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i64x2.shuffle(a, c, 0, 2), i64x2.shuffle(a, c, 1, 3)));
+}
+
+/** a*b + c, unfused in every build: the q4 paths of the two builds give the same bits. */
+@inline
+function madd_exact(a: v128, b: v128, c: v128): v128 {
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
 export function matmul_q4_0(w: usize, act: usize, y: usize, rows: i32, cols: i32, n: i32, ld: i32): void {
   const nb = cols >> 5;
   const rs = <usize>nb * 18;
@@ -415,12 +477,19 @@ export function matmul_q4_0(w: usize, act: usize, y: usize, rows: i32, cols: i32
       let acc = f32x4.splat(0);
       let p = wr;
       for (let b = 0; b < nb; b++) {
-        const xo = ar + (<usize>b << 6);
-        let s = dot_q4(v128.load(p, 2), v128.load(xo), v128.load(xo, 16), v128.load(xo, 32), v128.load(xo, 48));
+        let s: v128;
+        if (ASC_FEATURE_RELAXED_SIMD) {
+          const xo = ar + (<usize>b << 5);
+          // lane i = elements 4i..4i+3 and 16+4i..19+4i, as in dot_q4, whose lanes are 256x these
+          s = i32x4.shl(i32x4.extadd_pairwise_i16x8_s(dot_q4_relaxed(v128.load(p, 2), v128.load(xo), v128.load(xo, 16))), 8);
+        } else {
+          const xo = ar + (<usize>b << 6);
+          s = dot_q4(v128.load(p, 2), v128.load(xo), v128.load(xo, 16), v128.load(xo, 32), v128.load(xo, 48));
+        }
         // subtract 8 * sum(x) (x256), spread over lane 0
         s = i32x4.sub(s, i32x4.replace_lane(i32x4.splat(0), 0, load<i32>(xc + (<usize>b << 2))));
         const d = wscale(p) * load<f32>(xs + (<usize>b << 2));
-        acc = madd(f32x4.convert_i32x4_s(s), f32x4.splat(d), acc);
+        acc = madd_exact(f32x4.convert_i32x4_s(s), f32x4.splat(d), acc);
         p += 18;
       }
       store<f32>(y + ((<usize>t * <usize>ld + <usize>r) << 2), <f32>(<f64>hsum(acc) * load<f64>(xs + (<usize>nb << 3))));
@@ -443,18 +512,30 @@ export function matmul_q4_0x4(w: usize, act: usize, y: usize, rows: i32, cols: i
       let acc = f32x4.splat(0);
       let p = wg;
       for (let b = 0; b < nb; b++) {
-        const xo = ar + (<usize>b << 6);
-        const x0 = v128.load(xo), x1 = v128.load(xo, 16), x2 = v128.load(xo, 32), x3 = v128.load(xo, 48);
-        const s0 = dot_q4(v128.load(p, 8), x0, x1, x2, x3);
-        v128.store(fence, s0);
-        const s1 = dot_q4(v128.load(p, 24), x0, x1, x2, x3);
-        v128.store(fence, s1);
-        const s2 = dot_q4(v128.load(p, 40), x0, x1, x2, x3);
-        v128.store(fence, s2);
-        const s3 = dot_q4(v128.load(p, 56), x0, x1, x2, x3);
-        const s = i32x4.sub(transpose_sum(s0, s1, s2, s3), v128.load32_splat(xc + (<usize>b << 2)));
+        let tot: v128;
+        if (ASC_FEATURE_RELAXED_SIMD) {
+          const xo = ar + (<usize>b << 5);
+          const xl = v128.load(xo), xh = v128.load(xo, 16);
+          const s0 = dot_q4_relaxed(v128.load(p, 8), xl, xh);
+          const s1 = dot_q4_relaxed(v128.load(p, 24), xl, xh);
+          const s2 = dot_q4_relaxed(v128.load(p, 40), xl, xh);
+          const s3 = dot_q4_relaxed(v128.load(p, 56), xl, xh);
+          tot = i32x4.shl(transpose_sum16(s0, s1, s2, s3), 8);
+        } else {
+          const xo = ar + (<usize>b << 6);
+          const x0 = v128.load(xo), x1 = v128.load(xo, 16), x2 = v128.load(xo, 32), x3 = v128.load(xo, 48);
+          const s0 = dot_q4(v128.load(p, 8), x0, x1, x2, x3);
+          v128.store(fence, s0);
+          const s1 = dot_q4(v128.load(p, 24), x0, x1, x2, x3);
+          v128.store(fence, s1);
+          const s2 = dot_q4(v128.load(p, 40), x0, x1, x2, x3);
+          v128.store(fence, s2);
+          const s3 = dot_q4(v128.load(p, 56), x0, x1, x2, x3);
+          tot = transpose_sum(s0, s1, s2, s3);
+        }
+        const s = i32x4.sub(tot, v128.load32_splat(xc + (<usize>b << 2)));
         const d = f32x4.mul(wscale4(p), v128.load32_splat(xs + (<usize>b << 2)));
-        acc = madd(f32x4.convert_i32x4_s(s), d, acc);
+        acc = madd_exact(f32x4.convert_i32x4_s(s), d, acc);
         p += 72;
       }
       store_scaled4(y + ((<usize>t * <usize>ld + <usize>g) << 2), acc, load<f64>(xs + (<usize>nb << 3)));

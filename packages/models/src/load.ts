@@ -28,6 +28,8 @@ export interface LoadOptions {
   /** matmul weight dtype: quantize (or dequantize) on load; default as stored */
   dtype?: WeightDType;
   contextLength?: number;
+  /** KV cache storage, "f32" (default) or "f16" (half the memory; see LlamaOptions.kvCache) */
+  kvCache?: "f32" | "f16";
   /** llama2.c models: the tokenizer.bin (a source and the file in it) */
   tokenizer?: { source: ModelSource; file: string };
   onProgress?: ProgressCallback;

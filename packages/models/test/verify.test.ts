@@ -1,7 +1,8 @@
 /**
  * Tree verification is what speculative decoding stands on: every node's logits from one
  * batched `verify` must equal what sequential `step`s along that node's path give, and
- * `commit` must leave the cache exactly as if the path had been stepped.
+ * `commit` must leave the cache exactly as if the path had been stepped. Both with an f32
+ * and an f16 KV cache.
  */
 import { readFileSync } from "node:fs";
 import { type Backend, createBackend, splitmix32 } from "@edgespec/runtime";
@@ -29,14 +30,19 @@ function pathTo(parents: readonly number[], node: number): number[] {
   return path;
 }
 
-describe.each(["wasm", "reference"] as const)("verify on stories260K (%s backend)", (backendName) => {
+describe.each([
+  ["wasm", "f32"],
+  ["wasm", "f16"],
+  ["reference", "f32"],
+  ["reference", "f16"],
+] as const)("verify on stories260K (%s backend, %s KV cache)", (backendName, kvCache) => {
   let backend: Backend;
   let model: LlamaModel;
   beforeAll(async () => {
     backend = await createBackend(backendName);
     const bytes = new Uint8Array(readFileSync(sharedDir("models/stories260K/stories260K.bin")));
     const { config, store } = readLlama2c("stories260K.bin", bytes);
-    model = new LlamaModel(backend, config, weightsFromStore(backend, store));
+    model = new LlamaModel(backend, config, weightsFromStore(backend, store), { kvCache });
   });
 
   const prompt = [1, 403, 407, 261, 378, 430, 271];

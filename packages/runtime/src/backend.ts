@@ -303,13 +303,17 @@ export abstract class Backend implements TensorOwner {
       [v, "v"],
     ] as const) {
       this.own(t, `attention ${n}`);
-      f32Only(`attention ${n}`, t);
+      // the KV cache may be stored as f16 (half the memory); queries and output are f32
+      if (n === "k" || n === "v") {
+        if (t.dtype !== "f32" && t.dtype !== "f16") throw new DTypeError(`attention ${n} must be f32 or f16, got ${t.dtype}`);
+      } else f32Only(`attention ${n}`, t);
       if (t.rank !== 3) throw new ShapeError(`attention: ${n} must be 3-D, got [${t.shape.join(", ")}]`);
     }
     const [nQ, nHeads, headDim] = q.shape;
     const [nKv, cap, kd] = k.shape;
     if (!sameShape(out.shape, q.shape)) throw new ShapeError(`attention: out [${out.shape.join(", ")}] must match q [${q.shape.join(", ")}]`);
     if (!sameShape(k.shape, v.shape)) throw new ShapeError(`attention: k [${k.shape.join(", ")}] and v [${v.shape.join(", ")}] differ`);
+    if (k.dtype !== v.dtype) throw new DTypeError(`attention: k is ${k.dtype} but v is ${v.dtype}`);
     if (kd !== headDim) throw new ShapeError(`attention: head size of k (${kd}) differs from q (${headDim})`);
     if (nKv === 0 || nHeads % nKv !== 0) throw new ShapeError(`attention: ${nHeads} query heads cannot share ${nKv} kv heads`);
     const { kvLen } = opts;

@@ -303,9 +303,15 @@ describe("attention", () => {
     }
   }
   for (const [nQ, kvLen, nHeads, nKv, headDim] of grid) {
-    for (const maskKind of ["none", "causal", "tree"] as const) {
+    for (const [maskKind, cache] of [
+      ["none", "f32"],
+      ["causal", "f32"],
+      ["tree", "f32"],
+      ["causal", "f16"],
+      ["tree", "f16"],
+    ] as const) {
       if (maskKind === "tree" && nQ < 3) continue;
-      it(`${maskKind} q=${nQ} kv=${kvLen} heads=${nHeads}/${nKv} d=${headDim}`, () => {
+      it(`${maskKind} q=${nQ} kv=${kvLen} heads=${nHeads}/${nKv} d=${headDim} ${cache} cache`, () => {
         const r = rng(nQ * 1000 + kvLen * 10 + nHeads + headDim);
         const cap = kvLen + 5;
         const Q = uniform(r, nQ * nHeads * headDim, -2, 2);
@@ -317,8 +323,9 @@ describe("attention", () => {
           {
             setup(be) {
               const q = be.tensor("f32", [nQ, nHeads, headDim], Q);
-              const k = be.tensor("f32", [nKv, cap, headDim], K);
-              const v = be.tensor("f32", [nKv, cap, headDim], V);
+              // an f16 cache holds f16-rounded values in both backends, so the kernels are compared on the same inputs
+              const k = be.fromF32(cache, [nKv, cap, headDim], K);
+              const v = be.fromF32(cache, [nKv, cap, headDim], V);
               const o = be.empty("f32", [nQ, nHeads, headDim]);
               return { inputs: [q, k, v], outputs: [o], run: () => void be.attention(o, q, k, v, { kvLen, mask }) };
             },

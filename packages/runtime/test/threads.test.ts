@@ -86,8 +86,8 @@ describe("worker pool", () => {
     [16, 70, 3, 1, 8],
     [4, 33, 2, 2, 36],
   ]) {
-    for (const [name, mask] of masks(nQ)) {
-      it(`attention ${name} q=${nQ} kv=${kvLen} heads=${nHeads}/${nKv} d=${headDim}: same bits on 1..4 threads`, () => {
+    for (const [[name, mask], cache] of masks(nQ).flatMap((m) => [m, m].map((mm, i) => [mm, i ? "f16" : "f32"] as const))) {
+      it(`attention ${name} q=${nQ} kv=${kvLen} heads=${nHeads}/${nKv} d=${headDim} ${cache} cache: same bits on 1..4 threads`, () => {
         const r = rng(nQ * 100 + kvLen + nHeads);
         const cap = kvLen + 3;
         const Q = uniform(r, nQ * nHeads * headDim, -2, 2);
@@ -95,8 +95,8 @@ describe("worker pool", () => {
         const V = uniform(r, nKv * cap * headDim);
         const run = (b: WasmBackend) => {
           const q = b.tensor("f32", [nQ, nHeads, headDim], Q);
-          const k = b.tensor("f32", [nKv, cap, headDim], K);
-          const v = b.tensor("f32", [nKv, cap, headDim], V);
+          const k = b.fromF32(cache, [nKv, cap, headDim], K);
+          const v = b.fromF32(cache, [nKv, cap, headDim], V);
           const o = b.empty("f32", [nQ, nHeads, headDim]);
           b.attention(o, q, k, v, { kvLen, mask });
           const out = bits(b, o);

@@ -95,8 +95,8 @@ export class LlamaSequence {
     this.capacity = Math.min(model.contextLength, 256);
     try {
       for (let l = 0; l < c.numLayers; l++) {
-        this.kCache.push(model.backend.empty("f32", [c.numKvHeads, this.capacity, c.headDim]));
-        this.vCache.push(model.backend.empty("f32", [c.numKvHeads, this.capacity, c.headDim]));
+        this.kCache.push(model.backend.empty(model.kvCache, [c.numKvHeads, this.capacity, c.headDim]));
+        this.vCache.push(model.backend.empty(model.kvCache, [c.numKvHeads, this.capacity, c.headDim]));
       }
     } catch (e) {
       for (const t of [...this.kCache, ...this.vCache]) t.free();
@@ -112,7 +112,7 @@ export class LlamaSequence {
     this.reserve(other.length);
     const c = this.model.config;
     const be = this.model.backend;
-    const row = c.headDim * 4;
+    const row = this.model.kvRowBytes;
     const bytes = other.length * row;
     if (bytes > 0) {
       for (let l = 0; l < c.numLayers; l++) {
@@ -151,12 +151,12 @@ export class LlamaSequence {
     let cap = this.capacity;
     while (cap < positions) cap *= 2;
     cap = Math.min(cap, this.model.contextLength);
-    const row = c.headDim * 4;
+    const row = this.model.kvRowBytes;
     const keepSlots = this.pending ? this.length + this.pending.parents.length : this.length;
     for (const caches of [this.kCache, this.vCache]) {
       for (let l = 0; l < caches.length; l++) {
         const old = caches[l];
-        const grown = be.empty("f32", [c.numKvHeads, cap, c.headDim]);
+        const grown = be.empty(this.model.kvCache, [c.numKvHeads, cap, c.headDim]);
         for (let h = 0; h < c.numKvHeads; h++) {
           if (keepSlots === 0) break;
           const bytes = keepSlots * row;
@@ -184,6 +184,11 @@ interface Group {
 export interface LlamaOptions {
   /** most positions the cache may hold; default the config's max_position_embeddings */
   contextLength?: number;
+  /**
+   * KV cache storage (default "f32"). "f16" halves the cache's memory and the bytes attention
+   * reads per step; K and V are rounded to f16 as they are stored, all arithmetic stays f32.
+   */
+  kvCache?: "f32" | "f16";
 }
 
 /** A model over another's weights (see LlamaModel.derive). */
@@ -222,6 +227,13 @@ export class LlamaModel {
   private readonly owned: Tensor[] = [];
   /** ids of input tokens: the embedding's rows (a trimmed head has fewer logits) */
   readonly inputVocabSize: number;
+  /** element type of every sequence's KV cache */
+  readonly kvCache: "f32" | "f16";
+
+  /** bytes of one cached K or V row (one head, one position) */
+  get kvRowBytes(): number {
+    return this.config.headDim * (this.kvCache === "f16" ? 2 : 4);
+  }
   /** every sequence made by newSequence() and not freed, plus the model's own */
   private readonly sequences = new Set<LlamaSequence>();
   /** the sequence of prefill/step/verify/commit/rollback */
@@ -239,6 +251,8 @@ export class LlamaModel {
     this.contextLength = Math.min(opts.contextLength ?? c.maxPositions, c.maxPositions);
     if (!Number.isInteger(this.contextLength) || this.contextLength < 1)
       throw new OutOfRangeError(`contextLength must be a positive integer, got ${opts.contextLength}`);
+    this.kvCache = opts.kvCache ?? "f32";
+    if (this.kvCache !== "f32" && this.kvCache !== "f16") throw new OutOfRangeError(`kvCache must be "f32" or "f16", got ${JSON.stringify(opts.kvCache)}`);
     const owned = this.owned;
     const keep = (t: Tensor) => {
       owned.push(t);
@@ -314,7 +328,15 @@ export class LlamaModel {
       vocabSize = rows.length;
     }
     const config: LlamaConfig = { ...this.config, numLayers: layers, vocabSize };
-    return new LlamaModel(this.backend, config, { base: this, layers, vocabRows: opts.vocabRows }, { contextLength: opts.contextLength ?? this.contextLength });
+    return new LlamaModel(
+      this.backend,
+      config,
+      { base: this, layers, vocabRows: opts.vocabRows },
+      {
+        contextLength: opts.contextLength ?? this.contextLength,
+        kvCache: this.kvCache,
+      },
+    );
   }
 
   /** Bytes of weights one decode step reads (for roofline numbers). */
@@ -390,7 +412,7 @@ export class LlamaModel {
         throw new OutOfRangeError(`commit: node ${node} does not follow ${j === 0 ? "the committed prefix" : `node ${want}`}; a path goes root to leaf`);
     }
     const c = this.config;
-    const row = c.headDim * 4;
+    const row = this.kvRowBytes;
     for (let j = 0; j < path.length; j++) {
       // path[j] >= j, so moving slots in increasing j never overwrites a later source
       if (path[j] === j) continue;
@@ -399,7 +421,7 @@ export class LlamaModel {
       for (const cache of [...seq.kCache, ...seq.vCache]) {
         for (let h = 0; h < c.numKvHeads; h++) {
           const base = h * seq.capacity * row;
-          this.backend.copy(this.backend.view(cache, base + to * row, "f32", [c.headDim]), this.backend.view(cache, base + from * row, "f32", [c.headDim]));
+          this.backend.copy(this.backend.view(cache, base + to * row, "u8", [row]), this.backend.view(cache, base + from * row, "u8", [row]));
         }
       }
     }
@@ -538,12 +560,20 @@ export class LlamaModel {
         const kCache = seq.kCache[l];
         const vCache = seq.vCache[l];
         // cache layout is [kvHead, slot, headDim]; the new rows arrive as [token, kvHead, headDim]
+        const kvRow = this.kvRowBytes;
         for (let t = 0; t < g.tokens.length; t++) {
           for (let h = 0; h < c.numKvHeads; h++) {
             const src = ((g.row + t) * c.numKvHeads + h) * row;
-            const dst = (h * seq.capacity + seq.length + t) * row;
-            be.copy(be.view(kCache, dst, "f32", [c.headDim]), be.view(s.k, src, "f32", [c.headDim]));
-            be.copy(be.view(vCache, dst, "f32", [c.headDim]), be.view(s.v, src, "f32", [c.headDim]));
+            const dst = (h * seq.capacity + seq.length + t) * kvRow;
+            const kSrc = be.view(s.k, src, "f32", [c.headDim]);
+            const vSrc = be.view(s.v, src, "f32", [c.headDim]);
+            if (this.kvCache === "f32") {
+              be.copy(be.view(kCache, dst, "f32", [c.headDim]), kSrc);
+              be.copy(be.view(vCache, dst, "f32", [c.headDim]), vSrc);
+            } else {
+              be.quantize(be.view(kCache, dst, "f16", [c.headDim]), kSrc);
+              be.quantize(be.view(vCache, dst, "f16", [c.headDim]), vSrc);
+            }
           }
         }
         be.attention(attn, q, kCache, vCache, { kvLen: seq.length + g.tokens.length, mask: g.mask });

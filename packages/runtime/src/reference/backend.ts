@@ -56,6 +56,13 @@ export class ReferenceBackend extends Backend {
     return new Float32Array(s.slice().buffer);
   }
 
+  /** A KV cache tensor's values as f32 (f16 caches widened exactly). */
+  private cacheF32(t: Tensor): Float32Array {
+    if (t.dtype === "f32") return this.f32(t);
+    const s = (t.storage as Uint8Array).slice();
+    return f16ArrayToF32(new Uint16Array(s.buffer, 0, s.byteLength / 2));
+  }
+
   protected kMatmul(y: Tensor, w: Tensor, x: Tensor, rows: number, cols: number, n: number): void {
     const xs = this.f32(x);
     const out = new Float32Array(n * rows);
@@ -177,8 +184,8 @@ export class ReferenceBackend extends Backend {
 
   protected kAttention(out: Tensor, q: Tensor, k: Tensor, v: Tensor, kvLen: number, mask: AttentionMask, scale: number): void {
     const qs = this.f32(q);
-    const ks = this.f32(k);
-    const vs = this.f32(v);
+    const ks = this.cacheF32(k);
+    const vs = this.cacheF32(v);
     const os = this.f32(out);
     const [nQ, nHeads, d] = q.shape;
     const [nKv, cap] = k.shape;

@@ -55,7 +55,17 @@ const MAX_PAGES = 65535;
 const MAX_THREADS = 8;
 
 /** The kernels the pool runs, in the order its calls name them. */
-const POOL_KERNELS = ["matmul_f32", "matmul_f16", "matmul_q8_0", "matmul_q8_0x4", "matmul_q4_0", "matmul_q4_0x4", "attention", "stream_sum"] as const;
+const POOL_KERNELS = [
+  "matmul_f32",
+  "matmul_f16",
+  "matmul_q8_0",
+  "matmul_q8_0x4",
+  "matmul_q4_0",
+  "matmul_q4_0x4",
+  "attention",
+  "attention_f16",
+  "stream_sum",
+] as const;
 type PoolKernel = (typeof POOL_KERNELS)[number];
 const fnIndex = (name: PoolKernel) => POOL_KERNELS.indexOf(name);
 
@@ -347,6 +357,7 @@ export class WasmBackend extends Backend {
     const [nQ, nHeads, headDim] = q.shape;
     const [nKv, cap] = k.shape;
     const maskBytes = mask instanceof Uint8Array ? mask.length : 0;
+    const name = k.dtype === "f16" ? "attention_f16" : "attention";
     const pool = this.pool;
     const parallel = pool !== null && nHeads >= 2 && nQ * nHeads * kvLen * headDim >= this.minParallel;
     // each thread needs its own scores row
@@ -375,11 +386,11 @@ export class WasmBackend extends Backend {
         h1,
       ];
       if (!parallel) {
-        this.run("attention", () => this.kernels.attention(...(args(s, 0, nHeads) as Parameters<KernelExports["attention"]>)));
+        this.run("attention", () => this.kernels[name](...(args(s, 0, nHeads) as Parameters<KernelExports["attention"]>)));
         return;
       }
       const chunks = splitRange(nHeads, Math.min(nHeads, threads * CHUNKS_PER_THREAD), 1).map(([h0, h1]) => args(s, h0, h1));
-      pool.run("attention", fnIndex("attention"), chunks, { slot: 4, base: s, stride: scoreBytes });
+      pool.run("attention", fnIndex(name), chunks, { slot: 4, base: s, stride: scoreBytes });
     });
   }
 

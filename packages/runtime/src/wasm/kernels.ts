@@ -40,6 +40,24 @@ export interface KernelExports {
     h0: number,
     h1: number,
   ): void;
+  attention_f16(
+    q: number,
+    k: number,
+    v: number,
+    out: number,
+    scores: number,
+    nQ: number,
+    nHeads: number,
+    nKv: number,
+    headDim: number,
+    kvLen: number,
+    cap: number,
+    maskKind: number,
+    mask: number,
+    scale: number,
+    h0: number,
+    h1: number,
+  ): void;
   argmax(x: number, n: number, dim: number, out: number): void;
   topk(x: number, n: number, dim: number, k: number, outIdx: number, outVal: number): void;
   quantize_f16(src: number, dst: number, n: number): number;
@@ -77,6 +95,7 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "scale",
   "rope",
   "attention",
+  "attention_f16",
   "argmax",
   "topk",
   "quantize_f16",
