@@ -8,34 +8,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FixtureServer, fixturesRoot } from "../../../packages/models/test/http-server";
+import { CLI, cli, type Run } from "./run-cli";
 
-const CLI = resolve(__dirname, "../dist/main.js");
 const SHARED = fixturesRoot();
 const STORIES = join(SHARED, "models/stories260K");
 const TINY = join(SHARED, "models/tinystories-656k");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
-  return new Promise((done, fail) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    if (stdin !== undefined) p.stdin.end(stdin);
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    p.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    p.on("error", fail);
-    p.on("close", (code) => done({ code, stdout, stderr }));
-  });
-}
 
 /** `edgespec serve --port 0 ...`: its address once it listens, and a stop that returns the exit code. */
 async function startServe(args: string[]): Promise<{ address: string; stop(): Promise<unknown> }> {

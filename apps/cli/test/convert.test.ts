@@ -2,37 +2,14 @@
  * `edgespec convert` as users run it: the built CLI as a child process, a Hugging Face folder
  * in, a GGUF file out that `edgespec generate` runs like the folder itself.
  */
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixturesRoot } from "../../../packages/models/test/http-server";
+import { cli } from "./run-cli";
 
-const CLI = resolve(__dirname, "../dist/main.js");
 const TINY = join(fixturesRoot(), "models/tinystories-656k");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((done, fail) => {
-    const p = spawn(process.execPath, [CLI, ...args]);
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    p.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    p.on("error", fail);
-    p.on("close", (code) => done({ code, stdout, stderr }));
-  });
-}
 
 let tmp: string;
 beforeAll(() => {

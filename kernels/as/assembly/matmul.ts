@@ -197,7 +197,7 @@ export function matmul_f16(w: usize, x: usize, y: usize, rows: i32, cols: i32, n
 // in the first nb*32 bytes (see dot_q4_relaxed); the rest of the row is laid out as below.
 //
 // Per token row the buffer holds: nb*64 bytes of lanes | nb f32 block scales xs |
-// nb i32 block sums (q4 offset correction) | f64 final factor | 8 bytes pad | 16-byte fence.
+// nb i32 block sums (q4 offset correction) | f64 final factor | 24 bytes pad.
 // xs = dx * 2^E with E chosen per row so the largest xs is near 2^60; weight scales enter
 // as raw f16 bits in f32 position (value * 2^-112); the final factor 2^(104-E) undoes both.
 
@@ -206,17 +206,20 @@ export function act_row_bytes(cols: i32): i32 {
 }
 
 /**
- * Address of the row's fence slot. The x4 kernels store each row's partial sums there
- * before loading the next row's weights. The store is never read; it orders the loads:
- * V8's TurboFan otherwise hoists all eight weight loads of a block above the arithmetic,
- * runs out of the 16 xmm registers and spills a dozen vectors per block (seen in its
- * machine code). With the fences q8_0 x4 runs ~20% and q4_0 x4 ~25% faster. The relaxed q4_0
- * path holds two activation vectors instead of four, spills nothing without them, and ran
- * 1-3% slower with them, so it has none.
+ * Address of the fence slot: the 16 output bytes of rows g..g+3 of token t, which the
+ * kernel overwrites with the result anyway. The x4 kernels store each row's partial sums
+ * there before loading the next row's weights. The store orders the loads: V8's TurboFan
+ * otherwise hoists all eight weight loads of a block above the arithmetic, runs out of the
+ * 16 xmm registers and spills a dozen vectors per block (seen in its machine code). With
+ * the fences q8_0 x4 runs ~20% and q4_0 x4 ~25% faster. The slot is the thread's own
+ * output: a slot shared by all threads (the activation row, as before) bounced its cache
+ * line between cores on every block and made two threads slower than one. The relaxed q4_0
+ * path holds two activation vectors instead of four, spills nothing without fences, and
+ * ran 1-3% slower with them, so it has none.
  */
 @inline
-function fence_slot(ar: usize, nb: i32): usize {
-  return ar + <usize>nb * 72 + 16;
+function fence_slot(y: usize, t: i32, ld: i32, g: i32): usize {
+  return y + ((<usize>t * <usize>ld + <usize>g) << 2);
 }
 
 export function quantize_act(x: usize, act: usize, cols: i32, n: i32, q4: i32): void {
@@ -392,7 +395,7 @@ export function matmul_q8_0x4(w: usize, act: usize, y: usize, rows: i32, cols: i
     for (let t = 0; t < n; t++) {
       const ar = act + <usize>t * rowb;
       const xs = ar + (<usize>nb << 6);
-      const fence = fence_slot(ar, nb);
+      const fence = fence_slot(y, t, ld, g);
       let acc = f32x4.splat(0);
       let p = wg;
       for (let b = 0; b < nb; b++) {
@@ -508,7 +511,7 @@ export function matmul_q4_0x4(w: usize, act: usize, y: usize, rows: i32, cols: i
       const ar = act + <usize>t * rowb;
       const xs = ar + (<usize>nb << 6);
       const xc = xs + (<usize>nb << 2);
-      const fence = fence_slot(ar, nb);
+      const fence = fence_slot(y, t, ld, g);
       let acc = f32x4.splat(0);
       let p = wg;
       for (let b = 0; b < nb; b++) {

@@ -15,7 +15,7 @@
  *   convert_hf_to_gguf.py does it (names, q/k permutation, metadata);
  * - tokenizer metadata from a tokenizer.json, tiktoken ranks, or another GGUF's keys.
  */
-import { f32ToF16 } from "@edgespec/runtime";
+import { f16ToF32, f32ToF16 } from "@edgespec/runtime";
 import { ModelFormatError, UnsupportedModelError } from "../errors";
 import { type LlamaConfig, llamaConfigFromHf } from "../llama/config";
 import { binToByteLevel } from "../tokenizers/byte-level";
@@ -561,7 +561,7 @@ export function storedFloats(t: StoredTensor, label = "checkpoint"): Float32Arra
       for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
       return out;
     case "F16":
-      for (let i = 0; i < n; i++) out[i] = f16(dv.getUint16(2 * i, true));
+      for (let i = 0; i < n; i++) out[i] = f16ToF32(dv.getUint16(2 * i, true));
       return out;
     case "BF16": {
       const u = new Uint32Array(out.buffer);
@@ -571,15 +571,6 @@ export function storedFloats(t: StoredTensor, label = "checkpoint"): Float32Arra
     default:
       throw new ModelFormatError(label, `${t.dtype} tensors are not converted (F32, F16, BF16 checkpoints)`, t.name);
   }
-}
-
-function f16(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
 // ---------------------------------------------------------------- Llama-family layout (convert_hf_to_gguf.py)

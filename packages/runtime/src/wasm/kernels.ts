@@ -1,3 +1,23 @@
+/** attention over an f32 cache, and attention_f16 over an f16 one: the same arguments */
+export type AttentionKernel = (
+  q: number,
+  k: number,
+  v: number,
+  out: number,
+  scores: number,
+  nQ: number,
+  nHeads: number,
+  nKv: number,
+  headDim: number,
+  kvLen: number,
+  cap: number,
+  maskKind: number,
+  mask: number,
+  scale: number,
+  h0: number,
+  h1: number,
+) => void;
+
 /** The exports of kernels/as (see kernels/as/assembly/index.ts); every pointer is a byte offset. */
 export interface KernelExports {
   heap_base(): number;
@@ -22,42 +42,8 @@ export interface KernelExports {
   mul(a: number, b: number, y: number, len: number, blen: number): void;
   scale(x: number, y: number, len: number, s: number): void;
   rope(x: number, nTok: number, nHeads: number, headDim: number, pos: number, invFreq: number, ropeDim: number, mode: number, af: number): void;
-  attention(
-    q: number,
-    k: number,
-    v: number,
-    out: number,
-    scores: number,
-    nQ: number,
-    nHeads: number,
-    nKv: number,
-    headDim: number,
-    kvLen: number,
-    cap: number,
-    maskKind: number,
-    mask: number,
-    scale: number,
-    h0: number,
-    h1: number,
-  ): void;
-  attention_f16(
-    q: number,
-    k: number,
-    v: number,
-    out: number,
-    scores: number,
-    nQ: number,
-    nHeads: number,
-    nKv: number,
-    headDim: number,
-    kvLen: number,
-    cap: number,
-    maskKind: number,
-    mask: number,
-    scale: number,
-    h0: number,
-    h1: number,
-  ): void;
+  attention: AttentionKernel;
+  attention_f16: AttentionKernel;
   argmax(x: number, n: number, dim: number, out: number): void;
   topk(x: number, n: number, dim: number, k: number, outIdx: number, outVal: number): void;
   quantize_f16(src: number, dst: number, n: number): number;

@@ -4,9 +4,9 @@
  * The calling thread is thread 0 and does its own share; threads 1..n-1 are workers that
  * each instantiate the shared-memory (-mt) kernels over that memory. A dispatch writes one
  * call per thread (kernel index + arguments) into a small shared control block, bumps a
- * generation counter, runs its own call and waits for the others. Workers spin briefly
- * between calls (a decode step is hundreds of short kernel calls with little JS between
- * them, and a futex wake costs more than most of them) and then sleep on Atomics.wait.
+ * generation counter, runs its own call and waits for the others. Workers spin for up to
+ * SPIN_MS between calls (a decode step is hundreds of short kernel calls with little JS
+ * between them, and a futex wake costs more than most of them), then sleep on Atomics.wait.
  *
  * Hosts: Node (worker_threads, eval'd source), browsers and Deno (module Workers from a
  * Blob URL). Where there is no Worker, no SharedArrayBuffer, or the page is not
@@ -33,6 +33,12 @@ const THREAD_SLOT = 8; // argument slot that gets a per-thread value (scratch), 
 const CTRL_INTS = 16;
 const STOP = -2;
 const MAX_THREADS = 64;
+/**
+ * How long an idle worker spins before it sleeps. Decoding leaves gaps of a few hundred
+ * microseconds between parallel calls (sampling, the JS between layers); waking a sleeping
+ * worker costs about as much, and a late worker holds the chunk it claims.
+ */
+const SPIN_MS = 2;
 // header doubles before the chunk table: the per-thread value is base + thread * stride
 const THREAD_BASE = 0;
 const THREAD_STRIDE = 1;
@@ -56,7 +62,7 @@ export interface PerThread {
  */
 const WORKER_SOURCE = `
 const GEN = ${GEN}, CLAIM = ${CLAIM}, DONE = ${DONE}, SLEEPERS = ${SLEEPERS}, ERROR = ${ERROR}, MAIN_WAITING = ${MAIN_WAITING};
-const FN = ${FN}, CHUNKS = ${CHUNKS}, THREAD_SLOT = ${THREAD_SLOT}, STOP = ${STOP}, K = ${ARG_SLOTS}, HEADER = ${HEADER}, SPIN = 1 << 16;
+const FN = ${FN}, CHUNKS = ${CHUNKS}, THREAD_SLOT = ${THREAD_SLOT}, STOP = ${STOP}, K = ${ARG_SLOTS}, HEADER = ${HEADER}, SPIN_MS = ${SPIN_MS};
 function start(msg, post) {
   let fns, ctrl, table, text;
   try {
@@ -75,12 +81,13 @@ function start(msg, post) {
   let seen = Atomics.load(ctrl, GEN);
   for (;;) {
     let spins = 0;
+    let idleSince = performance.now();
     while (Atomics.load(ctrl, GEN) === seen) {
-      if (++spins < SPIN) continue;
+      if ((++spins & 1023) !== 0 || performance.now() - idleSince < SPIN_MS) continue;
       Atomics.add(ctrl, SLEEPERS, 1);
       Atomics.wait(ctrl, GEN, seen);
       Atomics.sub(ctrl, SLEEPERS, 1);
-      spins = 0;
+      idleSince = performance.now();
     }
     seen = Atomics.load(ctrl, GEN);
     if (Atomics.load(ctrl, FN) === STOP) return;
