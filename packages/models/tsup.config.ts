@@ -1,11 +1,4 @@
 import { defineConfig } from "tsup";
+import { libraryBuild } from "../../scripts/tsup-library";
 
-export default defineConfig({
-  entry: { index: "src/index.ts", node: "src/node.ts" },
-  format: ["esm", "cjs"],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  shims: true,
-  target: "es2022",
-});
+export default defineConfig(libraryBuild({ index: "src/index.ts", node: "src/node.ts" }));

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AttentionMask, type Backend, type MatmulWeightDType, WasmBackend } from "../src/index";
-import { rng, uniform } from "./util";
+import { rng, snapshot, uniform } from "./util";
 
 const THREADS = [2, 3, 4];
 let one: WasmBackend;
@@ -23,11 +23,6 @@ beforeAll(async () => {
 afterAll(() => {
   for (const b of many) b.close();
 });
-
-function bits(b: Backend, t: Parameters<Backend["read"]>[0]): Uint8Array {
-  const v = b.read(t);
-  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice();
-}
 
 describe("worker pool", () => {
   it("starts the threads it was asked for", () => {
@@ -59,7 +54,7 @@ describe("worker pool", () => {
           const x = b.tensor("f32", [n, cols], X);
           const y = b.empty("f32", [n, rows]);
           b.matmul(y, w, x);
-          const out = bits(b, y);
+          const out = snapshot([y])[0];
           b.checkCanaries();
           for (const t of [w, x, y]) t.free();
           return out;
@@ -99,7 +94,7 @@ describe("worker pool", () => {
           const v = b.fromF32(cache, [nKv, cap, headDim], V);
           const o = b.empty("f32", [nQ, nHeads, headDim]);
           b.attention(o, q, k, v, { kvLen, mask });
-          const out = bits(b, o);
+          const out = snapshot([o])[0];
           b.checkCanaries();
           for (const t of [q, k, v, o]) t.free();
           return out;
@@ -119,12 +114,12 @@ describe("worker pool", () => {
     const x = b.tensor("f32", [1, 64], X);
     const y = b.empty("f32", [1, 64]);
     b.matmul(y, w, x);
-    const before = bits(b, y);
+    const before = snapshot([y])[0];
     b.close();
     b.close();
     expect(b.threads).toBe(1);
     b.matmul(y, w, x);
-    expect(bits(b, y)).toEqual(before);
+    expect(snapshot([y])[0]).toEqual(before);
   });
 
   it("falls back to one thread, saying why, on a page that is not cross-origin isolated", async () => {
