@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything edgespec needs on a Debian/Ubuntu machine with Node.js >= 20.16:
 #   - Debian packages: Rust for wasm32 (rustc, cargo, libstd-rust-dev-wasm32, lld-14) for
-#     kernels/rust, and chromium for the browser conformance tests;
+#     kernels/rust, chromium for the browser conformance tests (its SwiftShader Vulkan driver
+#     also runs the Node WebGPU tests), and the Vulkan loader plus Mesa's drivers (libvulkan1,
+#     mesa-vulkan-drivers: lavapipe) for the WebGPU tests in Node and Deno;
 #   - pnpm 12.4.2 (the version package.json pins);
 #   - the workspace's npm dependencies (frozen lockfile), then builds every package.
 # Safe to run again: each step is skipped when already satisfied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(rustc cargo libstd-rust-dev-wasm32 lld-14 chromium)
+APT_PACKAGES=(rustc cargo libstd-rust-dev-wasm32 lld-14 chromium libvulkan1 mesa-vulkan-drivers)
 PNPM_VERSION=12.4.2
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -1,4 +1,7 @@
-/** A minimal static file server for the browser runs, restricted to a few folders of the repo. */
+/**
+ * A minimal static file server for the browser runs, restricted to a few folders of the repo,
+ * plus `mounts`: URL prefixes served from folders outside it (the shared model fixtures).
+ */
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { extname, join, normalize, sep } from "node:path";
@@ -12,15 +15,16 @@ const TYPES: Record<string, string> = {
   ".map": "application/json",
 };
 
-export async function serve(root: string, allowed: string[]): Promise<{ url: string; close(): Promise<void> }> {
+export async function serve(root: string, allowed: string[], mounts: Record<string, string> = {}): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname)).replace(/^[/\\]+/, "");
-    if (path.split(sep).includes("..") || !allowed.some((a) => path === a || path.startsWith(`${a}/`))) {
+    const mount = Object.keys(mounts).find((m) => path.startsWith(`${m}/`));
+    if (path.split(sep).includes("..") || (!mount && !allowed.some((a) => path === a || path.startsWith(`${a}/`)))) {
       res.writeHead(404).end();
       return;
     }
     try {
-      const body = await readFile(join(root, path));
+      const body = await readFile(mount ? join(mounts[mount], path.slice(mount.length + 1)) : join(root, path));
       res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream", "cache-control": "no-store" }).end(body);
     } catch {
       res.writeHead(404).end();

@@ -1,5 +1,5 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
-  test: { include: ["conformance.test.ts"], testTimeout: 300_000, hookTimeout: 300_000, fileParallelism: false },
+  test: { include: ["conformance.test.ts", "webgpu.test.ts"], testTimeout: 300_000, hookTimeout: 300_000, fileParallelism: false },
 });

@@ -9,6 +9,7 @@ const libraries = {
   transplant: "src/transplant.ts",
   retrieval: "src/retrieval.ts",
   load: "src/load.ts",
+  webgpu: "src/webgpu.ts",
 };
 
 export default defineConfig({
@@ -20,7 +21,7 @@ export default defineConfig({
   clean: true,
   dts: { entry: libraries },
   // keep workspace packages external so the runtime finds its kernel files in its own package
-  external: [/^@edgespec\//],
+  external: [/^@edgespec\//, "webgpu"],
   // the wllama peer's child process (run by another Node binary) ships as plain .mjs files
   async onSuccess() {
     mkdirSync("dist/peers", { recursive: true });

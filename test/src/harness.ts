@@ -10,6 +10,7 @@ import { applyProcessors, buildProcessors } from "../../packages/decoding/src/pr
 import { seededRng } from "../../packages/decoding/src/rng";
 import { gumbelSample, sampleLogits } from "../../packages/decoding/src/sampling";
 import type { CaseResult, ConformanceReport } from "./report";
+import { nmse, uniform } from "./vectors";
 
 export interface HostApi {
   createBackend(name: "wasm" | "reference", opts?: { simd?: "baseline" | "relaxed" | "auto" }): Promise<Backend>;
@@ -25,11 +26,6 @@ interface Case {
   run(be: Backend, api: HostApi): Out[] | Promise<Out[]>;
   /** outputs compared by NMSE against the reference backend (default: all) */
   compare?: number[];
-}
-
-function uniform(seed: number, n: number, lo = -1, hi = 1): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
 }
 
 function cases(): Case[] {
@@ -189,23 +185,6 @@ function cases(): Case[] {
     },
   });
   return out;
-}
-
-function nmse(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  if (got.length !== want.length) return Number.POSITIVE_INFINITY;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i];
-    const w = want[i];
-    if (Number.isNaN(g) || Number.isNaN(w)) {
-      if (Number.isNaN(g) !== Number.isNaN(w)) return Number.POSITIVE_INFINITY;
-      continue;
-    }
-    num += (g - w) ** 2;
-    den += w * w;
-  }
-  return den === 0 ? (num === 0 ? 0 : Number.POSITIVE_INFINITY) : num / den;
 }
 
 async function sha256(parts: Out[]): Promise<string> {

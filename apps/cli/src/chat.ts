@@ -8,6 +8,7 @@ import { createInterface } from "node:readline";
 import { DecodingOptionsError, generate } from "@edgespec/decoding";
 import { type ChatMessage, loadCausalLM } from "@edgespec/models";
 import { resolveModelSource, terminalProgress } from "@edgespec/models/node";
+import { backendOptions, releaseBackend } from "./backend";
 import { intOption, numberOption, parseOptions, threadsOption, UsageError } from "./usage";
 
 export async function chatCommand(argv: string[]): Promise<number> {
@@ -20,6 +21,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
     "top-p": { type: "string" },
     seed: { type: "string" },
     threads: { type: "string" },
+    backend: { type: "string" },
     json: { type: "boolean" },
   }) as Record<string, string | boolean | undefined>;
   if (typeof v.model !== "string") throw new UsageError("chat needs --model");
@@ -27,12 +29,14 @@ export async function chatCommand(argv: string[]): Promise<number> {
   const temperature = numberOption("temperature", v.temperature as string | undefined, 0.7, 0, 100);
   const topP = v["top-p"] === undefined ? undefined : numberOption("top-p", v["top-p"] as string, 1, 0, 1);
   const seed = intOption("seed", v.seed as string | undefined, 0, 0, 2 ** 32 - 1);
+  const backend = await backendOptions(v.backend as string | undefined);
   const onProgress = terminalProgress();
   const tok = typeof v.tokenizer === "string" ? await resolveModelSource(v.tokenizer, { onProgress }) : undefined;
   const { model, tokenizer } = await loadCausalLM(await resolveModelSource(v.model, { onProgress }), {
     onProgress,
     threads: threadsOption(v.threads as string | undefined),
     tokenizer: tok?.entry ? { source: tok, file: tok.entry } : undefined,
+    ...backend,
   });
   if (tokenizer.applyChatTemplate?.([{ role: "user", content: "" }]) === undefined) {
     throw new DecodingOptionsError(`${v.model} has no chat template; use \`edgespec generate\` for plain text`);
@@ -70,5 +74,6 @@ export async function chatCommand(argv: string[]): Promise<number> {
     if (tty) lines.prompt();
   }
   model.free();
+  releaseBackend(model);
   return 0;
 }

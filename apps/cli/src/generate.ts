@@ -21,6 +21,7 @@ import {
 } from "@edgespec/decoding";
 import { createDrafter } from "@edgespec/drafters";
 import {
+  type BackendChoice,
   type ChatMessage,
   type LlamaModel,
   type LoadedModel,
@@ -32,6 +33,7 @@ import {
   type WeightDType,
 } from "@edgespec/models";
 import { resolveModelSource, terminalProgress } from "@edgespec/models/node";
+import { backendLine, backendOptions, releaseBackend } from "./backend";
 import { intOption, numberOption, threadsOption, UsageError } from "./usage";
 
 const SAMPLING_FLAGS = ["temperature", "top-k", "top-p", "min-p", "typical-p"] as const;
@@ -65,6 +67,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   };
   const schemaText = v["json-schema"] === undefined ? undefined : readSchema(v["json-schema"]);
   const json = Boolean(v.json);
+  const backend = await backendOptions(v.backend);
 
   const onProgress = terminalProgress();
   const source = await resolveModelSource(v.model, { onProgress });
@@ -73,12 +76,19 @@ export async function generateCommand(argv: string[]): Promise<number> {
   if (tokenizer && !tokenizer.file) throw new UsageError("--tokenizer must name a file");
   const kvCache = v["kv-cache"] as "f32" | "f16" | undefined;
   if (kvCache !== undefined && kvCache !== "f32" && kvCache !== "f16") throw new UsageError(`--kv-cache must be f32 or f16, got ${JSON.stringify(kvCache)}`);
-  const loaded = await loadCausalLM(source, { dtype, contextLength, kvCache, tokenizer, onProgress, threads: threadsOption(v.threads) });
+  const loaded = await loadCausalLM(source, { dtype, contextLength, kvCache, tokenizer, onProgress, threads: threadsOption(v.threads), ...backend });
+  const choice = v.backend === undefined ? undefined : loaded.backendChoice;
+  if (choice && v.stats && !json) process.stderr.write(backendLine(choice));
   try {
     const input: string | ChatMessage[] = v.chat ? [{ role: "user", content: v.prompt ?? "" }] : (v.prompt ?? "");
     if (mode === "sample") {
       if (v.regex !== undefined) sampling.constraint = TokenConstraint.regex(v.regex, loaded.tokenizer);
       if (schemaText !== undefined) sampling.constraint = TokenConstraint.jsonSchema(schemaText, loaded.tokenizer);
+      // an early-exit draft runs on the target's backend, and drafters read their drafts synchronously
+      if (v.drafter?.includes("early-exit") && !loaded.model.syncRead)
+        throw new UsageError(
+          `--drafter ${v.drafter} drafts on the model's ${loaded.model.backend.name} backend, which cannot read synchronously; use a model-free drafter or model:PATH`,
+        );
       const drafter =
         v.drafter === undefined ? null : await createDrafter(v.drafter, { model: loaded.model, tokenizer: loaded.tokenizer, loadModel: loadDraftModel });
       if (drafter) sampling.drafter = drafter;
@@ -87,7 +97,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
         sampling.draftBudget = intOption("draft-budget", v["draft-budget"], 0, 0, 1024);
       }
       try {
-        return await runGenerate(loaded, input, { ...sampling, maxTokens }, json, Boolean(v.stats));
+        return await runGenerate(loaded, input, { ...sampling, maxTokens }, json, Boolean(v.stats), choice);
       } finally {
         drafter?.free?.();
       }
@@ -138,6 +148,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     throw e;
   } finally {
     loaded.model.free();
+    releaseBackend(loaded.model);
   }
 }
 
@@ -171,7 +182,14 @@ function readSchema(file: string): string {
   }
 }
 
-async function runGenerate(loaded: LoadedModel, input: string | ChatMessage[], opts: GenerateOptions, json: boolean, stats: boolean): Promise<number> {
+async function runGenerate(
+  loaded: LoadedModel,
+  input: string | ChatMessage[],
+  opts: GenerateOptions,
+  json: boolean,
+  stats: boolean,
+  backend?: BackendChoice,
+): Promise<number> {
   const g = generate(loaded.model, loaded.tokenizer, input, opts);
   if (!json) for await (const t of g) if (t.text) process.stdout.write(t.text);
   const r = await g;
@@ -189,6 +207,7 @@ async function runGenerate(loaded: LoadedModel, input: string | ChatMessage[], o
         decode_ms: round(s.decodeMs),
         tokens_per_s: round(s.tokensPerSecond),
         ...(s.constraintChecks !== undefined ? { constraint_checks: s.constraintChecks } : {}),
+        ...(backend ? { backend: { name: backend.backend, reason: backend.reason, wasm_ms: backend.wasmMs, webgpu_ms: backend.webgpuMs } } : {}),
         ...(s.speculative
           ? {
               steps: s.speculative.steps,
@@ -274,6 +293,7 @@ function parse(argv: string[]) {
       "draft-budget": { type: "string" },
       dtype: { type: "string" },
       threads: { type: "string" },
+      backend: { type: "string" },
       "kv-cache": { type: "string" },
       context: { type: "string" },
       json: { type: "boolean" },

@@ -8,6 +8,7 @@ import { benchPeers } from "@edgespec/bench/peers";
 import { benchRetrieval } from "@edgespec/bench/retrieval";
 import { benchSpec } from "@edgespec/bench/spec";
 import { benchTransplant } from "@edgespec/bench/transplant";
+import { benchWebgpu } from "@edgespec/bench/webgpu";
 import { EdgespecError } from "@edgespec/runtime";
 import { chatCommand } from "./chat";
 import { convertCommand } from "./convert";
@@ -20,7 +21,7 @@ import { UsageError } from "./usage";
 const HELP = `usage:
   edgespec generate --model <dir|file|url|org/name> [--tokenizer FILE] [--prompt TEXT] [--chat]
                     [--max-tokens N] [--dtype f32|f16|q8_0|q4_0] [--context N] [--kv-cache f32|f16] [--threads N|auto]
-                    [--json] [--stats]
+                    [--backend auto|wasm|webgpu] [--json] [--stats]
       sampling:     [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--typical-p P]
                     [--repetition-penalty R] [--frequency-penalty F] [--presence-penalty F]
                     [--seed S] [--stop TEXT]... [--regex R | --json-schema FILE]
@@ -32,7 +33,8 @@ const HELP = `usage:
   edgespec transplant --base <model> --donor <model> [--k 64] [--method omp|mean|zero|randn]
                      --out <dir> [--base-tokenizer FILE] [--donor-tokenizer FILE] [--seed S] [--json]
   edgespec chat --model <dir|file|url|org/name> [--system TEXT] [--temperature T] [--top-p P]
-                [--seed S] [--max-tokens N] [--threads N|auto] [--json]   (stdin: one user turn per line)
+                [--seed S] [--max-tokens N] [--threads N|auto] [--backend auto|wasm|webgpu] [--json]
+                (stdin: one user turn per line)
   edgespec serve --model <dir|file|url|org/name> [--tokenizer FILE] [--id NAME] [--dtype D] [--threads N|auto]
                  [--host 127.0.0.1] [--port 8787] [--max-tokens N] [--max-concurrent N]
                  [--max-queued N] [--preload] [--splade DIR] [--dupmae DIR] [--index DIR]
@@ -48,6 +50,9 @@ const HELP = `usage:
   edgespec bench transplant [--quick] [--json]
   edgespec bench retrieval [--quick] [--docs N] [--json]
   edgespec bench load [--url http://127.0.0.1:PORT] [--requests 50] [--malformed 10] [--max-tokens 64] [--json]
+  edgespec bench webgpu [--shape smollm2-135m] [--dtype f32,q8_0,q4_0,f16] [--rounds N] [--decode-tokens N]
+                        [--prefill-tokens N] [--threads N] [--model DIR] [--no-greedy] [--greedy-only]
+                        [--require-hardware] [--quick] [--json]
 
 generate prints the generated text (not the prompt) as it is produced; --stats adds timings
 on stderr; --json prints one object {"text", "tokens", "finish_reason", "stats"} at the end.
@@ -58,6 +63,9 @@ through the model's chat template. --regex / --json-schema constrain the output 
 (sampling), several tokens per forward; the draft budget defaults to the measured cost of
 verifying a tree on this machine.
 A llama2.c checkpoint needs --tokenizer tokenizer.bin.
+--backend: wasm (the default); webgpu (in Node through the optional \`webgpu\` package: npm install
+webgpu); auto: WebGPU when there is one and it decodes this model faster, else wasm (--stats says
+which and why). On WebGPU, --beams / --momentum / --first-finish and early-exit drafters refuse.
 serve answers OpenAI-compatible POST /v1/completions and /v1/chat/completions (SSE with
 "stream": true), GET /v1/models and /healthz, as the Cloudflare Worker does.
 embed / index build / search: learned sparse retrieval (SPLADE, DupMAE) with an exact
@@ -101,7 +109,8 @@ async function main(argv: string[]): Promise<number> {
     if (what === "transplant") return benchTransplant(args);
     if (what === "retrieval") return benchRetrieval(args);
     if (what === "load") return benchLoad(args);
-    throw new UsageError(`unknown benchmark ${JSON.stringify(what ?? "")}; available: decode, peers, spec, transplant, retrieval, load`);
+    if (what === "webgpu") return benchWebgpu(args);
+    throw new UsageError(`unknown benchmark ${JSON.stringify(what ?? "")}; available: decode, peers, spec, transplant, retrieval, load, webgpu`);
   }
   throw new UsageError(`unknown command ${JSON.stringify(command)}`);
 }

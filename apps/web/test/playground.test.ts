@@ -151,8 +151,8 @@ async function generateWith(page: Page, c: Case): Promise<Generated> {
   };
 }
 
-function generateText(page: Page, drafter: string, maxTokens: number, prompt: string): Promise<Generated> {
-  return generateWith(page, { prompt, maxTokens, temperature: 0, drafter });
+function generateText(page: Page, drafter: string, maxTokens: number, prompt: string, draftBudget?: number): Promise<Generated> {
+  return generateWith(page, { prompt, maxTokens, temperature: 0, drafter, draftBudget });
 }
 
 /**
@@ -277,9 +277,11 @@ async function exercise(url: string, screenshot?: string): Promise<void> {
     // sampled (seed, top p) and speculative cases: the bytes Node gives
     await exerciseCases(page);
 
-    // a longer greedy run: speculation must still give plain greedy's text, and some drafts get accepted
+    // a longer greedy run: speculation must still give plain greedy's text, and some drafts get
+    // accepted. The budget is fixed: the default one follows timings and backs off while
+    // speculation does not pay on this machine, so on a loaded CI runner it may draft nothing.
     const long = await generateText(page, "none", 96, c.text);
-    const spec = await generateText(page, "recycling", 96, c.text);
+    const spec = await generateText(page, "recycling", 96, c.text, 8);
     expect(spec.text).toBe(long.text);
     expect(spec.accepted).toBeGreaterThan(0);
     expect(

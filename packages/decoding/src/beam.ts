@@ -17,7 +17,7 @@
  * worst finished one; "never" stops only when no live beam can still beat it.
  */
 import { DecodingOptionsError } from "./errors";
-import { type BatchedCausalLM, isBatched, type ModelSequence } from "./model";
+import { type BatchedCausalLM, isBatched, type ModelSequence, requireSyncRead } from "./model";
 import { applyProcessors, buildProcessors, type LogitsProcessor, type SamplingOptions } from "./processors";
 import { logSoftmax } from "./sampling";
 import { topIndices } from "./top-candidates";
@@ -79,6 +79,7 @@ interface Finished {
 }
 
 export function beamSearch(model: BatchedCausalLM, promptIds: readonly number[], opts: BeamSearchOptions): BeamSearchResult {
+  requireSyncRead(model, "beamSearch");
   const o = checkOptions(model, promptIds, opts);
   const t0 = performance.now();
   const vocab = model.config.vocabSize;

@@ -16,7 +16,7 @@
  */
 import type { Tokenizer } from "@edgespec/models";
 import { DecodingOptionsError } from "./errors";
-import type { CausalLM } from "./model";
+import { type CausalLM, requireSyncRead } from "./model";
 import { encodePrompt } from "./prompt";
 
 export interface ExactExtractOptions {
@@ -68,6 +68,7 @@ function endLogprob(rows: Float32Array, r: number, vocab: number, lse: number, e
  * earlier start, then the shorter span. Resets the model; it is left holding the prompt.
  */
 export function exactExtract(model: CausalLM, promptIds: readonly number[], passageIds: readonly number[], opts: ExactExtractOptions = {}): ExtractedSpan {
+  requireSyncRead(model, "exactExtract");
   const vocab = model.config.vocabSize;
   const n = passageIds.length;
   if (n === 0) throw new DecodingOptionsError("the passage is empty: there is no span to extract");

@@ -8,7 +8,7 @@
  * the one-sample-at-a-time reference (`sequential: true`) pick the same tokens.
  */
 import { DecodingOptionsError } from "./errors";
-import { type BatchedCausalLM, type CausalLM, isBatched, type ModelSequence } from "./model";
+import { type BatchedCausalLM, type CausalLM, isBatched, type ModelSequence, requireSyncRead } from "./model";
 import { applyProcessors, buildProcessors, type LogitsProcessor, type SamplingOptions } from "./processors";
 import { type Rng, seededRng } from "./rng";
 import { argmax, logSumExp, sampleLogits } from "./sampling";
@@ -51,6 +51,7 @@ export function sampleRng(seed: number, i: number): Rng {
 }
 
 export function firstFinishSearch(model: CausalLM, promptIds: readonly number[], opts: FirstFinishOptions): FirstFinishResult {
+  requireSyncRead(model, "firstFinishSearch");
   const { endIds, processors, greedy } = checkOptions(model, promptIds, opts);
   const t0 = performance.now();
   const pick = (logits: Float32Array, context: readonly number[], rng: Rng) => {

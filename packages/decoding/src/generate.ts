@@ -11,12 +11,14 @@
  * result, whichever the caller uses. Text streams through TextStream (never half a UTF-8
  * character) and stop strings are held back until they can no longer match. Decoding
  * yields to the event loop every few tens of milliseconds so an AbortSignal fired from a
- * timer or a request close is seen promptly.
+ * timer or a request close is seen promptly. Logits are awaited: a model on a backend without
+ * synchronous reads (WebGPU, syncRead false) is run through its async twins (prefillAsync,
+ * stepAsync, verifyAsync).
  */
 import { type ChatMessage, TextStream, type Tokenizer } from "@edgespec/models";
 import { awrsSample, type TokenConstraint } from "./constrained/index";
 import { ConstraintError, DecodingOptionsError } from "./errors";
-import { type CausalLM, canVerifyTrees, type TreeVerifyingLM } from "./model";
+import { type CausalLM, canVerifyTrees, forwardsOf, type TreeVerifyingLM } from "./model";
 import { applyProcessors, buildProcessors, type LogitsProcessor, type SamplingOptions, validateSamplingOptions } from "./processors";
 
 const NO_TRUNCATION = { topK: undefined, topP: undefined, minP: undefined, typicalP: undefined };
@@ -24,7 +26,7 @@ const NO_TRUNCATION = { topK: undefined, topP: undefined, minP: undefined, typic
 import { encodePrompt, type PromptInput } from "./prompt";
 import { type Rng, seededRng } from "./rng";
 import { argmax, gumbelSample, logSumExp, sampleLogits } from "./sampling";
-import { type CostPoint, draftBudget, verifyCostCurve } from "./speculative/budget";
+import { budgetFromCurve, verifyCostCurveAsync } from "./speculative/budget";
 import type { Drafter } from "./speculative/drafter";
 import { checkDrafterVocabulary, type Produced, SpeculativeEngine, type SpeculativeStats } from "./speculative/engine";
 import { steeringProcessor } from "./steering";
@@ -179,8 +181,8 @@ interface Plan {
   lazy: boolean;
   rng: Rng;
   seed: number;
-  /** speculative decoding */
-  spec: { drafter: Drafter; budget: number; costCurve?: readonly CostPoint[] } | null;
+  /** speculative decoding; without a budget, it comes from the cost curve measured when decoding starts */
+  spec: { drafter: Drafter; budget?: number } | null;
 }
 
 /**
@@ -206,6 +208,8 @@ function planGeneration(model: CausalLM, tokenizer: Tokenizer, input: PromptInpu
   if (o.constraint && o.constraint.vocabSize !== vocab)
     throw new DecodingOptionsError(`the constraint was built for a vocabulary of ${o.constraint.vocabSize} tokens, the model has ${vocab}`);
   if (o.signal !== undefined && typeof o.signal?.aborted !== "boolean") throw new DecodingOptionsError("signal must be an AbortSignal");
+  if (model.syncRead === false && (typeof model.prefillAsync !== "function" || typeof model.stepAsync !== "function"))
+    throw new DecodingOptionsError("the model's backend reads logits asynchronously only (WebGPU), and the model has no prefillAsync / stepAsync");
   const steering = o.steering ? [steeringProcessor(o.steering.vector, o.steering.strength, vocab)] : [];
   const greedy = o.temperature === 0;
   validateSamplingOptions(o, vocab);
@@ -237,14 +241,12 @@ function planGeneration(model: CausalLM, tokenizer: Tokenizer, input: PromptInpu
   if (o.drafter) {
     if (o.constraint) throw new DecodingOptionsError("a drafter and a constraint do not combine yet; pick one");
     if (!canVerifyTrees(model)) throw new DecodingOptionsError("speculative decoding needs a model with verify(tree) and commit(path)");
+    if (model.syncRead === false && typeof model.verifyAsync !== "function")
+      throw new DecodingOptionsError("speculative decoding on a backend that reads asynchronously only (WebGPU) needs the model's verifyAsync");
     checkDrafterVocabulary(o.drafter, vocab);
     if (o.draftBudget !== undefined && (!Number.isInteger(o.draftBudget) || o.draftBudget < 0 || o.draftBudget > 1024))
       throw new DecodingOptionsError(`draftBudget must be an integer in [0, 1024], got ${o.draftBudget}`);
-    // an explicit budget is used as given; the measured one comes with back-off when speculation does not pay
-    spec =
-      o.draftBudget !== undefined
-        ? { drafter: o.drafter, budget: o.draftBudget }
-        : { drafter: o.drafter, budget: draftBudget(model), costCurve: verifyCostCurve(model) };
+    spec = { drafter: o.drafter, budget: o.draftBudget };
   } else if (o.draftBudget !== undefined) throw new DecodingOptionsError("draftBudget needs a drafter");
   if (o.verification !== undefined && o.verification !== "coupled" && o.verification !== "rejection")
     throw new DecodingOptionsError(`verification must be "coupled" or "rejection", got ${JSON.stringify(o.verification)}`);
@@ -258,6 +260,9 @@ async function* decode(
   o: GenerateOptions,
   finish: (r: GenerateResult) => void,
 ): AsyncGenerator<GeneratedToken> {
+  const run = forwardsOf(model);
+  // an explicit budget is used as given; the measured one comes with back-off when speculation does not pay
+  const costCurve = plan.spec && plan.spec.budget === undefined ? await verifyCostCurveAsync(model as TreeVerifyingLM) : undefined;
   const t0 = now();
   const { promptIds } = plan;
   const constraint = o.constraint;
@@ -331,13 +336,13 @@ async function* decode(
   const engine = plan.spec
     ? new SpeculativeEngine(model as TreeVerifyingLM, plan.spec.drafter, {
         ...plan,
-        budget: plan.spec.budget,
-        costCurve: plan.spec.costCurve,
+        budget: plan.spec.budget ?? budgetFromCurve(costCurve ?? []),
+        costCurve,
         coupledSeed: o.verification === "rejection" ? undefined : plan.seed,
       })
     : null;
   if (plan.spec) plan.spec.drafter.begin(promptIds);
-  let logits = plan.maxTokens > 0 ? model.prefill(promptIds).logits : new Float32Array(0);
+  let logits = plan.maxTokens > 0 ? (await run.prefill(promptIds)).logits : new Float32Array(0);
   const t1 = now();
   let lastYield = t1;
   let completed = false;
@@ -349,7 +354,7 @@ async function* decode(
         break;
       }
       let produced: Produced[];
-      if (engine && tokens.length > 0) produced = engine.step(context);
+      if (engine && tokens.length > 0) produced = await engine.stepAsync(context);
       else {
         const token = pick(logits);
         if (token < 0) {
@@ -387,7 +392,7 @@ async function* decode(
         reason = "context";
         break;
       }
-      if (!engine) logits = model.step(tokens[tokens.length - 1]);
+      if (!engine) logits = await run.step(tokens[tokens.length - 1]);
       if (now() - lastYield > 40) {
         await new Promise((r) => setTimeout(r, 0));
         lastYield = now();

@@ -33,7 +33,18 @@ export {
   Generation,
   generate,
 } from "./generate";
-export { type BatchedCausalLM, type CausalLM, canVerifyTrees, type ForwardOutput, isBatched, type ModelSequence, type TreeVerifyingLM } from "./model";
+export {
+  type BatchedCausalLM,
+  type CausalLM,
+  canVerifyTrees,
+  type ForwardOutput,
+  type Forwards,
+  forwardsOf,
+  isBatched,
+  type ModelSequence,
+  requireSyncRead,
+  type TreeVerifyingLM,
+} from "./model";
 export {
   type MomentumCandidate,
   type MomentumFinishReason,
@@ -48,7 +59,7 @@ export { encodePrompt, type PromptInput } from "./prompt";
 export { type Rng, seededRng } from "./rng";
 export { argmax, gumbelSample, keyedUniform, logSoftmax, logSumExp, sampleLogits, sampleProbs, softmax } from "./sampling";
 export { acceptChild } from "./speculative/acceptance";
-export { type CostPoint, draftBudget, verifyCostCurve } from "./speculative/budget";
+export { budgetFromCurve, type CostPoint, draftBudget, verifyCostCurve, verifyCostCurveAsync } from "./speculative/budget";
 export type { DraftContext, Drafter, DraftMode, DraftTree, VerifiedStep } from "./speculative/drafter";
 export { type Produced, SpeculativeEngine, type SpeculativeStats, type StepStats } from "./speculative/engine";
 export { optimalSteeringStrength, steeringProcessor, steeringVectorFromDistributions } from "./steering";

@@ -20,7 +20,7 @@
  * one model step per token.
  */
 import { DecodingOptionsError } from "./errors";
-import type { CausalLM } from "./model";
+import { type CausalLM, requireSyncRead } from "./model";
 import { logSoftmax } from "./sampling";
 
 export interface MomentumOptions {
@@ -177,6 +177,7 @@ export function momentumCandidates(logits: Float32Array, context: readonly numbe
 
 /** Resets the model, prefills promptIds and decodes with momentum decoding. */
 export function momentumDecode(model: CausalLM, promptIds: readonly number[], opts: MomentumOptions): MomentumResult {
+  requireSyncRead(model, "momentumDecode");
   const vocab = model.config.vocabSize;
   const { maxTokens } = opts;
   if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new DecodingOptionsError(`maxTokens must be a non-negative integer, got ${maxTokens}`);

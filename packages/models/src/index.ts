@@ -4,6 +4,18 @@
  * host; local files and the download cache are in "@edgespec/models/node".
  */
 
+export {
+  type BackendChoice,
+  type BackendRequest,
+  type ChooseOptions,
+  type ChooserHooks,
+  chooseBackend,
+  clearBackendChoices,
+  type StepShape,
+  stepShape,
+  timeDecodeStep,
+  type WebGPULike,
+} from "./backend-choice";
 export { BertModel, type BertOptions, type BertOutput } from "./bert/bert";
 export { type BertActivation, type BertConfig, bertConfigFromHf } from "./bert/config";
 export { ModelFormatError, TokenizerError, UnsupportedModelError } from "./errors";
@@ -51,7 +63,7 @@ export { encodeSafetensors, parseSafetensorsHeader, readSafetensors, safetensors
 export { MapTensorStore, type StoredDType, type StoredTensor, type TensorStore } from "./formats/stored";
 export { type LlamaConfig, llamaConfigFromGguf, llamaConfigFromHf } from "./llama/config";
 export { type DeriveOptions, type ForwardResult, LlamaModel, type LlamaOptions, LlamaSequence } from "./llama/llama";
-export { ggufToHfName, type LoadedLlama, type LoadedModel, type LoadOptions, loadCausalLM, loadLlama } from "./load";
+export { encoderBackend, ggufToHfName, type LoadedLlama, type LoadedModel, type LoadOptions, loadCausalLM, loadLlama } from "./load";
 export { type LoadedEncoder, loadEncoder } from "./load-encoder";
 export * from "./sources/index";
 export { MinHeap } from "./tokenizers/heap";

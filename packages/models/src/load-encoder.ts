@@ -3,11 +3,10 @@
  * BGE folders) with its tokenizer, from a Hugging Face folder, URL or hub repo. Weights
  * stream in tensor by tensor like the causal models'.
  */
-import { createBackend } from "@edgespec/runtime";
 import { BertModel, type BertOptions } from "./bert/bert";
 import { type BertConfig, bertConfigFromHf } from "./bert/config";
 import { ModelFormatError } from "./errors";
-import { fileLabel, type LoadOptions, readJson, safetensorsShards, streamShards } from "./load";
+import { encoderBackend, fileLabel, type LoadOptions, readJson, safetensorsShards, streamShards } from "./load";
 import type { ModelSource } from "./sources/types";
 import { HfTokenizer } from "./tokenizers/hf";
 import { StreamedWeights } from "./weights";
@@ -21,7 +20,7 @@ export interface LoadedEncoder {
 }
 
 export async function loadEncoder(source: ModelSource, opts: LoadOptions & BertOptions = {}): Promise<LoadedEncoder> {
-  const backend = opts.backend ?? (await createBackend("wasm"));
+  const backend = await encoderBackend(opts);
   const config = bertConfigFromHf(fileLabel(source, "config.json"), await readJson(source, "config.json", opts));
   if (!(await source.has("tokenizer.json"))) throw new ModelFormatError(source.location, "has no tokenizer.json");
   const tokJson = await readJson(source, "tokenizer.json", opts);

@@ -5,10 +5,12 @@
  *   X.bin + a tokenizer file   -> llama2.c
  *   folder with config.json    -> Hugging Face (safetensors, single or sharded)
  * Safetensors and GGUF weights stream in and are uploaded tensor by tensor, so the file is
- * never held whole in memory (a Worker has 128 MB).
+ * never held whole in memory (a Worker has 128 MB). The backend is made (or, for "auto",
+ * chosen: backend-choice.ts) once the config gives the model's shapes, before any upload.
  */
-import type { Backend } from "@edgespec/runtime";
-import { createBackend } from "@edgespec/runtime";
+/// <reference types="@webgpu/types" />
+import { type Backend, BackendUnavailableError, createBackend, OutOfRangeError } from "@edgespec/runtime";
+import { type BackendChoice, type BackendRequest, chooseBackend, stepShape } from "./backend-choice";
 import { ModelFormatError, UnsupportedModelError } from "./errors";
 import { type GgufHeader, streamGguf } from "./formats/gguf";
 import { readLlama2c } from "./formats/llama2c";
@@ -19,11 +21,18 @@ import { LlamaModel } from "./llama/llama";
 import type { ModelSource, ProgressCallback } from "./sources/types";
 import { HfTokenizer, SpmTokenizer, tokenizerFromGguf } from "./tokenizers/index";
 import type { Tokenizer } from "./tokenizers/types";
-import { StreamedWeights, type WeightDType, weightsFromStore } from "./weights";
+import { nativeDType, StreamedWeights, type WeightDType, weightsFromStore } from "./weights";
 
 export interface LoadOptions {
-  backend?: Backend;
-  /** threads of the wasm backend made when `backend` is not given (default 1; see WasmBackendOptions.threads) */
+  /**
+   * A backend, or which to make: "wasm" (the default), "webgpu" (BackendUnavailableError
+   * where it cannot run), "auto" (WebGPU when present and faster on this model's decode
+   * step, else wasm; see `backendChoice` on the result). Encoders (BERT) run on wasm only.
+   */
+  backend?: BackendRequest;
+  /** the WebGPU entry point for "webgpu" / "auto"; default navigator.gpu (in Node: `create([])` of the `webgpu` package) */
+  gpu?: GPU;
+  /** threads of the wasm backend made when `backend` is not a Backend (default 1; see WasmBackendOptions.threads) */
   threads?: number | "auto";
   /** matmul weight dtype: quantize (or dequantize) on load; default as stored */
   dtype?: WeightDType;
@@ -42,6 +51,8 @@ export interface LoadedLlama {
   format: "gguf" | "safetensors" | "llama2c";
   /** files read, for messages */
   files: string[];
+  /** which backend runs the model, and why */
+  backendChoice: BackendChoice;
 }
 
 export interface LoadedModel extends LoadedLlama {
@@ -59,11 +70,28 @@ export async function loadLlama(source: ModelSource, opts: LoadOptions = {}): Pr
 }
 
 async function load(source: ModelSource, opts: LoadOptions, withTokenizer: boolean): Promise<LoadedLlama & { tokenizer?: Tokenizer }> {
-  const backend = opts.backend ?? (await createBackend("wasm", { threads: opts.threads }));
   const entry = source.entry ?? (await pickEntry(source));
-  if (entry.endsWith(".gguf")) return loadGguf(source, entry, backend, opts, withTokenizer);
-  if (entry.endsWith(".bin")) return loadLlama2c(source, entry, backend, opts, withTokenizer);
-  return loadHf(source, backend, opts, withTokenizer);
+  if (entry.endsWith(".gguf")) return loadGguf(source, entry, opts, withTokenizer);
+  if (entry.endsWith(".bin")) return loadLlama2c(source, entry, opts, withTokenizer);
+  return loadHf(source, opts, withTokenizer);
+}
+
+/** The backend for a model of this config whose matmul weights are `dtype` on the device. */
+function backendFor(config: LlamaConfig, dtype: WeightDType, opts: LoadOptions): Promise<{ backend: Backend; choice: BackendChoice }> {
+  return chooseBackend(opts.backend, stepShape(config, dtype), { gpu: opts.gpu, threads: opts.threads });
+}
+
+/**
+ * An encoder's backend: BERT reads its outputs synchronously, so it runs on wasm ("auto"
+ * means wasm here) and refuses "webgpu" by name.
+ */
+export async function encoderBackend(opts: Pick<LoadOptions, "backend" | "threads">): Promise<Backend> {
+  const b = opts.backend;
+  if (b === "webgpu")
+    throw new BackendUnavailableError("encoders (BERT) run on the wasm backend only: they read their outputs synchronously, which WebGPU cannot");
+  if (b === undefined || b === "auto" || b === "wasm") return createBackend("wasm", { threads: opts.threads });
+  if (typeof b !== "object") throw new OutOfRangeError(`backend must be a Backend, "auto", "wasm" or "webgpu", got ${JSON.stringify(b)}`);
+  return b;
 }
 
 /** A folder or repo: config.json means Hugging Face; otherwise its single .gguf file. */
@@ -92,11 +120,13 @@ export async function readJson(source: ModelSource, file: string, opts: LoadOpti
   }
 }
 
-async function loadHf(source: ModelSource, backend: Backend, opts: LoadOptions, withTokenizer: boolean): Promise<LoadedLlama & { tokenizer?: Tokenizer }> {
+async function loadHf(source: ModelSource, opts: LoadOptions, withTokenizer: boolean): Promise<LoadedLlama & { tokenizer?: Tokenizer }> {
   const cfg = await readJson(source, "config.json", opts);
   const generation = (await source.has("generation_config.json")) ? await readJson(source, "generation_config.json", opts) : undefined;
   const config = llamaConfigFromHf(fileLabel(source, "config.json"), cfg, generation);
   const shards = await safetensorsShards(source, opts);
+  // the stored dtype comes with the tensors; config.json's torch_dtype says it beforehand (BF16 runs as f32)
+  const { backend, choice } = await backendFor(config, opts.dtype ?? (cfg.torch_dtype === "float16" ? "f16" : "f32"), opts);
   const weights = new StreamedWeights(backend, source.location, opts.dtype);
   try {
     await streamShards(source, shards, weights, opts);
@@ -114,7 +144,7 @@ async function loadHf(source: ModelSource, backend: Backend, opts: LoadOptions, 
     }
     const model = new LlamaModel(backend, config, weights, opts);
     weights.dispose();
-    return { model, tokenizer, config, format: "safetensors", files: ["config.json", ...shards] };
+    return { model, tokenizer, config, format: "safetensors", files: ["config.json", ...shards], backendChoice: choice };
   } catch (e) {
     weights.dispose(true);
     throw e;
@@ -171,16 +201,17 @@ export function ggufToHfName(name: string): string | undefined {
   return hf ? `model.layers.${m[1]}.${hf}.${m[3]}` : undefined;
 }
 
-async function loadGguf(
-  source: ModelSource,
-  file: string,
-  backend: Backend,
-  opts: LoadOptions,
-  withTokenizer: boolean,
-): Promise<LoadedLlama & { tokenizer?: Tokenizer }> {
+async function loadGguf(source: ModelSource, file: string, opts: LoadOptions, withTokenizer: boolean): Promise<LoadedLlama & { tokenizer?: Tokenizer }> {
   const label = fileLabel(source, file);
   const { stream, size } = await source.stream(file, { signal: opts.signal, onProgress: opts.onProgress });
   const { header, tensors } = await streamGguf(label, stream, size);
+  // the header has the shapes (rope factors, which come with the tensors, do not change them)
+  const stored = header.tensors.find((t) => t.name === "blk.0.ffn_gate.weight")?.dtype;
+  const { backend, choice } = await backendFor(
+    llamaConfigFromGguf(label, header, vocabSizeOf(label, header)),
+    opts.dtype ?? (stored ? nativeDType(stored) : "f32"),
+    opts,
+  );
   const weights = new StreamedWeights(backend, label, opts.dtype);
   let ropeFactors: Float32Array | undefined;
   try {
@@ -199,7 +230,7 @@ async function loadGguf(
     const config = llamaConfigFromGguf(label, header, vocabSizeOf(label, header), ropeFactors);
     const model = new LlamaModel(backend, config, weights, opts);
     weights.dispose();
-    return { model, tokenizer, config, format: "gguf", files: [file] };
+    return { model, tokenizer, config, format: "gguf", files: [file], backendChoice: choice };
   } catch (e) {
     weights.dispose(true);
     throw e;
@@ -212,13 +243,7 @@ function vocabSizeOf(file: string, h: GgufHeader): number {
   return embd.shape[0];
 }
 
-async function loadLlama2c(
-  source: ModelSource,
-  file: string,
-  backend: Backend,
-  opts: LoadOptions,
-  withTokenizer: boolean,
-): Promise<LoadedLlama & { tokenizer?: Tokenizer }> {
+async function loadLlama2c(source: ModelSource, file: string, opts: LoadOptions, withTokenizer: boolean): Promise<LoadedLlama & { tokenizer?: Tokenizer }> {
   if (withTokenizer && !opts.tokenizer) throw new UnsupportedModelError(file, "is a llama2.c checkpoint; it needs its tokenizer.bin (--tokenizer FILE)");
   const bytes = await source.open(file, { signal: opts.signal, onProgress: opts.onProgress });
   const { config, store } = readLlama2c(fileLabel(source, file), bytes);
@@ -227,6 +252,8 @@ async function loadLlama2c(
     const tokBytes = await opts.tokenizer.source.open(opts.tokenizer.file, { signal: opts.signal });
     tokenizer = SpmTokenizer.fromLlama2c(tokBytes, config.vocabSize, opts.tokenizer.file);
   }
+  // llama2.c checkpoints are f32
+  const { backend, choice } = await backendFor(config, opts.dtype ?? "f32", opts);
   const model = new LlamaModel(backend, config, weightsFromStore(backend, store, opts.dtype), opts);
-  return { model, tokenizer, config, format: "llama2c", files: opts.tokenizer ? [file, opts.tokenizer.file] : [file] };
+  return { model, tokenizer, config, format: "llama2c", files: opts.tokenizer ? [file, opts.tokenizer.file] : [file], backendChoice: choice };
 }

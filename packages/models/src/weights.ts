@@ -12,6 +12,11 @@ export const WEIGHT_DTYPES: readonly WeightDType[] = ["f32", "f16", "q8_0", "q4_
 
 const NATIVE: Record<StoredTensor["dtype"], WeightDType> = { F32: "f32", F16: "f16", BF16: "f32", Q8_0: "q8_0", Q4_0: "q4_0" };
 
+/** The dtype a stored tensor keeps on the backend when the load does not ask for another. */
+export function nativeDType(stored: StoredTensor["dtype"]): WeightDType {
+  return NATIVE[stored];
+}
+
 /** The values of a stored tensor as f32 (a copy, or a view when the bytes are F32 and aligned). */
 export function storedToF32(backend: Backend, t: StoredTensor): Float32Array {
   switch (t.dtype) {
@@ -60,11 +65,33 @@ export function uploadWeight(backend: Backend, store: TensorStore, name: string,
   if ((want === "q8_0" || want === "q4_0") && (t.shape.length !== 2 || t.shape[1] % 32 !== 0)) want = "f32";
   try {
     if (want === NATIVE[t.dtype] && t.dtype !== "BF16") return backend.tensor(want, t.shape, t.data);
+    if (t.dtype === "Q8_0" || t.dtype === "Q4_0") return convertOnBackend(backend, t, want);
     const f32 = storedToF32(backend, t);
     return want === "f32" ? backend.tensor("f32", t.shape, f32) : backend.fromF32(want, t.shape, f32);
   } catch (e) {
     if (e instanceof ModelFormatError) throw e;
     throw new ModelFormatError(store.label, (e as Error).message, name);
+  }
+}
+
+/**
+ * A block-format tensor in another dtype, converted on the backend: the same values as
+ * fromF32(storedToF32(t)), without reading back (a WebGPU backend cannot read synchronously).
+ */
+function convertOnBackend(backend: Backend, t: StoredTensor, want: WeightDType): Tensor {
+  const q = backend.tensor(NATIVE[t.dtype], t.shape, t.data, { layout: "rows" });
+  const f32 = backend.empty("f32", t.shape);
+  const out = want === "f32" ? f32 : backend.empty(want, t.shape);
+  try {
+    backend.dequantize(f32, q);
+    if (out !== f32) backend.quantize(out, f32);
+    return out;
+  } catch (e) {
+    out.free();
+    throw e;
+  } finally {
+    q.free();
+    if (out !== f32) f32.free();
   }
 }
 

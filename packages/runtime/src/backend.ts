@@ -41,7 +41,7 @@ export interface TopK {
   values: Float32Array;
 }
 
-export type BackendName = "wasm" | "reference";
+export type BackendName = "wasm" | "reference" | "webgpu";
 
 export interface TensorOptions {
   /** physical layout; default: the backend's choice ("x4" for wasm matmul weights) */
@@ -114,6 +114,36 @@ export abstract class Backend implements TensorOwner {
   }
 
   /** Copy a tensor out as f32 values, dequantizing if needed. */
+  /**
+   * Whether read() (and what reads: readF32, argmax, topk) answers at once. A GPU backend
+   * cannot wait for its queue synchronously; callers that must work there use readAsync.
+   */
+  get syncRead(): boolean {
+    return true;
+  }
+
+  /** read(), awaiting the device where the backend needs to (every backend has it). */
+  async readAsync(t: Tensor): Promise<Float32Array | Uint16Array | Uint8Array | Int32Array> {
+    return this.read(t);
+  }
+
+  /** readF32(), awaiting the device where the backend needs to. */
+  async readF32Async(t: Tensor): Promise<Float32Array> {
+    this.own(t, "readF32Async");
+    if (t.dtype === "f32") return (await this.readAsync(t)) as Float32Array;
+    if (t.dtype === "i32" || t.dtype === "u8") return Float32Array.from((await this.readAsync(t)) as Int32Array | Uint8Array);
+    const out = this.tensor("f32", t.shape);
+    try {
+      this.dequantize(out, t);
+      return (await this.readAsync(out)) as Float32Array;
+    } finally {
+      out.free();
+    }
+  }
+
+  /** Waits until the work queued so far has run (a no-op where ops run when called). */
+  async finish(): Promise<void> {}
+
   readF32(t: Tensor): Float32Array {
     this.own(t, "readF32");
     if (t.dtype === "f32") return this.read(t) as Float32Array;

@@ -38,3 +38,6 @@ export class CanaryError extends EdgespecError {}
 
 /** A wasm kernel trapped. Validation should make this impossible; it is reported, never swallowed. */
 export class KernelTrapError extends EdgespecError {}
+
+/** The backend asked for cannot run here (no WebGPU, no adapter, the device was lost). */
+export class BackendUnavailableError extends EdgespecError {}

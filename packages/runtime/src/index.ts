@@ -23,14 +23,20 @@ export { type Layout, Tensor } from "./tensor";
 export { type ArenaStats, TensorArena } from "./wasm/arena";
 export { type SimdVariant, WasmBackend, type WasmBackendOptions } from "./wasm/backend";
 export type { KernelExports } from "./wasm/kernels";
+export { type WebGPUAdapterSummary, WebGPUBackend, type WebGPUBackendOptions, WebGPUError, webgpuUnavailableReason } from "./webgpu/backend";
 
 import type { Backend } from "./backend";
 import { ReferenceBackend } from "./reference/backend";
 import { WasmBackend, type WasmBackendOptions } from "./wasm/backend";
+import { WebGPUBackend, type WebGPUBackendOptions } from "./webgpu/backend";
 
-/** The wasm backend (fast) or the reference backend (plain TypeScript ground truth). */
-export async function createBackend(name: "wasm" | "reference" = "wasm", opts: WasmBackendOptions = {}): Promise<Backend> {
+/**
+ * The wasm backend (fast on CPUs), the reference backend (plain TypeScript ground truth) or
+ * the WebGPU backend (BackendUnavailableError where the host has no WebGPU adapter).
+ */
+export async function createBackend(name: "wasm" | "reference" | "webgpu" = "wasm", opts: WasmBackendOptions & WebGPUBackendOptions = {}): Promise<Backend> {
   if (name === "reference") return new ReferenceBackend();
   if (name === "wasm") return WasmBackend.create(opts);
-  throw new TypeError(`unknown backend ${JSON.stringify(name)}; expected "wasm" or "reference"`);
+  if (name === "webgpu") return WebGPUBackend.create(opts);
+  throw new TypeError(`unknown backend ${JSON.stringify(name)}; expected "wasm", "reference" or "webgpu"`);
 }

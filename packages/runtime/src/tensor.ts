@@ -8,6 +8,12 @@ import { TensorStateError } from "./errors";
  */
 export type Layout = "rows" | "x4";
 
+/** Where a GPU backend keeps a tensor: its root buffer and the byte offset into it. */
+export interface GpuStorage {
+  readonly root: number;
+  readonly offset: number;
+}
+
 /** The part of a backend a tensor needs to know about. */
 export interface TensorOwner {
   readonly name: string;
@@ -28,7 +34,7 @@ export class Tensor {
     readonly shape: readonly number[],
     readonly byteLength: number,
     /** @internal backend-specific storage handle */
-    readonly storage: number | Uint8Array,
+    readonly storage: number | Uint8Array | GpuStorage,
     readonly layout: Layout = "rows",
     /** set for views: the tensor whose bytes this one shares */
     readonly parent?: Tensor,

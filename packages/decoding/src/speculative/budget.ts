@@ -7,7 +7,7 @@
  * at most `maxCostRatio` steps (default 2): a bigger tree would need more than that many
  * tokens per step just to break even.
  */
-import type { TreeVerifyingLM } from "../model";
+import { forwardsOf, type TreeVerifyingLM } from "../model";
 
 export interface CostPoint {
   /** rows verified: draft nodes + the pending token */
@@ -17,56 +17,102 @@ export interface CostPoint {
 }
 
 const SIZES = [1, 2, 3, 5, 9, 17, 33, 65];
+const REPS = 3;
 const curves = new WeakMap<object, CostPoint[]>();
+
+/** What one measurement runs: a 32-token prefix, then verify(n) and step() for each size. */
+function measurementPlan(model: TreeVerifyingLM) {
+  const vocab = model.config.vocabSize;
+  const prefix = Array.from({ length: 32 }, (_, i) => (i * 7919 + 3) % vocab);
+  const sizes = SIZES.filter((n) => prefix.length + n + 2 <= model.contextLength);
+  const nodes = (n: number) => Array.from({ length: n }, (_, i) => (i * 104729 + 11) % vocab);
+  return { prefix, sizes, nodes };
+}
+
+/** verify(n) medians ÷ the step median, cached for the model. */
+function finishCurve(model: TreeVerifyingLM, sizes: number[], verifyMs: number[][], stepMs: number[]): CostPoint[] {
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
+  const step = median(stepMs);
+  const curve = sizes.map((n, i) => ({ nodes: n, ratio: step > 0 ? median(verifyMs[i]) / step : 1 }));
+  curves.set(model, curve);
+  return curve;
+}
 
 /** verify(n) ÷ step() for n = 1..65 rows, measured once per model (it uses and then empties the model's cache). */
 export function verifyCostCurve(model: TreeVerifyingLM): CostPoint[] {
   const cached = curves.get(model);
   if (cached) return cached;
-  const vocab = model.config.vocabSize;
-  const prefix = Array.from({ length: 32 }, (_, i) => (i * 7919 + 3) % vocab);
-  const sizes = SIZES.filter((n) => prefix.length + n + 2 <= model.contextLength);
-  model.reset();
-  model.prefill(prefix);
-  const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
+  const { prefix, sizes, nodes } = measurementPlan(model);
   const time = (f: () => void) => {
     const t = performance.now();
     f();
     return performance.now() - t;
   };
+  model.reset();
+  model.prefill(prefix);
   // warm the kernels and scratch buffers of every size first
-  const nodes = (n: number) => Array.from({ length: n }, (_, i) => (i * 104729 + 11) % vocab);
   for (const n of sizes) {
     model.verify(nodes(n), chainParents(n));
     model.step(prefix[0]);
     model.rollback(1);
   }
-  const steps: number[] = [];
-  const curve: CostPoint[] = [];
-  for (const n of sizes) {
-    const vs: number[] = [];
-    for (let r = 0; r < 3; r++) {
-      vs.push(time(() => model.verify(nodes(n), chainParents(n))));
-      steps.push(
-        time(() => {
-          model.step(prefix[r]);
-        }),
-      );
+  const verifyMs = sizes.map(() => [] as number[]);
+  const stepMs: number[] = [];
+  for (const [i, n] of sizes.entries()) {
+    for (let r = 0; r < REPS; r++) {
+      verifyMs[i].push(time(() => model.verify(nodes(n), chainParents(n))));
+      stepMs.push(time(() => model.step(prefix[r])));
       model.rollback(1);
     }
-    curve.push({ nodes: n, ratio: median(vs) });
   }
-  const step = median(steps);
-  for (const p of curve) p.ratio = step > 0 ? p.ratio / step : 1;
   model.reset();
-  curves.set(model, curve);
-  return curve;
+  return finishCurve(model, sizes, verifyMs, stepMs);
+}
+
+/**
+ * verifyCostCurve for any model, awaiting each forward (through the async twins on a model
+ * that cannot read synchronously: on WebGPU a forward's time is only known once its logits
+ * arrive). Shares the cache.
+ */
+export async function verifyCostCurveAsync(model: TreeVerifyingLM): Promise<CostPoint[]> {
+  const cached = curves.get(model);
+  if (cached) return cached;
+  const { prefix, sizes, nodes } = measurementPlan(model);
+  const run = forwardsOf(model);
+  const time = async (f: () => Promise<unknown>) => {
+    const t = performance.now();
+    await f();
+    return performance.now() - t;
+  };
+  model.reset();
+  await run.prefill(prefix);
+  for (const n of sizes) {
+    await run.verify(nodes(n), chainParents(n));
+    await run.step(prefix[0]);
+    model.rollback(1);
+  }
+  const verifyMs = sizes.map(() => [] as number[]);
+  const stepMs: number[] = [];
+  for (const [i, n] of sizes.entries()) {
+    for (let r = 0; r < REPS; r++) {
+      verifyMs[i].push(await time(() => run.verify(nodes(n), chainParents(n))));
+      stepMs.push(await time(() => run.step(prefix[r])));
+      model.rollback(1);
+    }
+  }
+  model.reset();
+  return finishCurve(model, sizes, verifyMs, stepMs);
 }
 
 /** The most draft nodes n (of 1, 2, 4 ... 64) with verify(n + 1 rows) ≤ maxCostRatio × step; at least 1. */
 export function draftBudget(model: TreeVerifyingLM, maxCostRatio = 2): number {
+  return budgetFromCurve(verifyCostCurve(model), maxCostRatio);
+}
+
+/** draftBudget for a measured curve. */
+export function budgetFromCurve(curve: readonly CostPoint[], maxCostRatio = 2): number {
   let best = 1;
-  for (const p of verifyCostCurve(model)) if (p.ratio <= maxCostRatio) best = Math.max(best, p.nodes - 1);
+  for (const p of curve) if (p.ratio <= maxCostRatio) best = Math.max(best, p.nodes - 1);
   return best;
 }
 

@@ -14,7 +14,7 @@
  * distribution of plain sampling with the same processors.
  */
 import { DecodingOptionsError } from "../errors";
-import type { TreeVerifyingLM } from "../model";
+import { type ForwardOutput, forwardsOf, type TreeVerifyingLM } from "../model";
 import { applyProcessors, type LogitsProcessor } from "../processors";
 import type { Rng } from "../rng";
 import { argmax, gumbelSample, logSumExp, softmax } from "../sampling";
@@ -43,6 +43,16 @@ export interface SpeculativeStats {
   /** the node budget used */
   budget: number;
   perStep: StepStats[];
+}
+
+/** A drafted tree, ready for verify: the pending token as row 0, then the drafter's nodes. */
+interface Drafted {
+  tree: DraftTree;
+  tokens: number[];
+  parents: number[];
+  /** when drafting began and ended (performance.now) */
+  t0: number;
+  t1: number;
 }
 
 export interface Produced {
@@ -99,6 +109,17 @@ export class SpeculativeEngine {
    * in the model's cache yet). Returns the accepted draft tokens and the bonus token.
    */
   step(context: readonly number[]): Produced[] {
+    const d = this.draft(context);
+    return this.accept(context, d, this.model.verify(d.tokens, d.parents));
+  }
+
+  /** step() for any model: verifyAsync where the model cannot read synchronously (WebGPU), else verify. */
+  async stepAsync(context: readonly number[]): Promise<Produced[]> {
+    const d = this.draft(context);
+    return this.accept(context, d, await forwardsOf(this.model).verify(d.tokens, d.parents));
+  }
+
+  private draft(context: readonly number[]): Drafted {
     const { model, drafter, opts } = this;
     const vocab = model.config.vocabSize;
     const pending = context[context.length - 1];
@@ -110,10 +131,15 @@ export class SpeculativeEngine {
     const t0 = performance.now();
     const tree = budget > 0 ? drafter.propose({ tokens: context, budget, rng: opts.rng, sampling: !opts.greedy, noiseSeed: opts.coupledSeed }) : emptyTree();
     checkTree(tree, budget, vocab, drafter.name, !opts.greedy);
-    const t1 = performance.now();
-    const n = tree.tokens.length;
-    const out = model.verify([pending, ...tree.tokens], [-1, ...tree.parents.map((p) => p + 1)]);
+    return { tree, tokens: [pending, ...tree.tokens], parents: [-1, ...tree.parents.map((p) => p + 1)], t0, t1: performance.now() };
+  }
+
+  /** Walk the verified tree from the root, commit the accepted path, tell the drafter. */
+  private accept(context: readonly number[], { tree, t0, t1 }: Drafted, out: ForwardOutput): Produced[] {
+    const { model, drafter, opts } = this;
+    const vocab = model.config.vocabSize;
     const t2 = performance.now();
+    const n = tree.tokens.length;
 
     const children: number[][] = Array.from({ length: n + 1 }, () => []);
     for (const [i, p] of tree.parents.entries()) children[p + 1].push(i + 1);

@@ -23,7 +23,7 @@
  * `encode` once per text. The backend has no tanh, so the pooler's tanh runs in JavaScript on
  * its single [hidden] vector after the dense layer ran on the backend.
  */
-import { type Backend, OutOfRangeError, type Tensor } from "@edgespec/runtime";
+import { type Backend, BackendUnavailableError, OutOfRangeError, type Tensor } from "@edgespec/runtime";
 import { ModelFormatError } from "../errors";
 import type { WeightSource } from "../weights";
 import type { BertConfig } from "./config";
@@ -102,6 +102,11 @@ export class BertModel {
     weights: WeightSource,
     opts: BertOptions = {},
   ) {
+    // encode / mlmLogits return their outputs synchronously; WebGPU can only read with await
+    if (!backend.syncRead)
+      throw new BackendUnavailableError(
+        `BERT encoders read their outputs synchronously, which the ${backend.name} backend cannot; load them on the wasm backend`,
+      );
     const c = config;
     const H = c.hiddenSize;
     const distil = c.modelType === "distilbert";

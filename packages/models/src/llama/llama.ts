@@ -18,8 +18,12 @@
  * A model may hold more sequences than its own (beams, parallel samples): each
  * LlamaSequence has its own KV cache, and `stepBatch` advances many of them in one forward
  * whose matmuls read every weight once for all of them.
+ *
+ * Every method that returns logits has an async twin (prefillAsync, stepAsync, ...): the same
+ * forward, queued synchronously, then read with `await backend.readAsync`. A backend whose
+ * `syncRead` is false (WebGPU) can only be used through the async twins.
  */
-import { type Backend, OutOfRangeError, ropeFrequencies, ShapeError, type Tensor } from "@edgespec/runtime";
+import { type Backend, BackendUnavailableError, OutOfRangeError, ropeFrequencies, ShapeError, type Tensor } from "@edgespec/runtime";
 import type { WeightSource } from "../weights";
 import type { LlamaConfig } from "./config";
 
@@ -212,6 +216,12 @@ export interface ForwardResult {
   rows: number;
 }
 
+/** A forward whose ops are queued on the backend: its logits tensor (a scratch view) is yet to be read. */
+interface QueuedForward {
+  logits: Tensor;
+  rows: number;
+}
+
 export class LlamaModel {
   readonly layers: LlamaLayer[] = [];
   readonly embed_tokens: Tensor;
@@ -356,17 +366,32 @@ export class LlamaModel {
     return this.main.length;
   }
 
+  /** false where the backend reads asynchronously only (WebGPU): use the *Async methods there */
+  get syncRead(): boolean {
+    return this.backend.syncRead;
+  }
+
   /**
    * Run the prompt (or its continuation) after the committed positions and commit it.
    * Returns the logits of the last token, or of every token with `allLogits`.
    */
   prefill(tokens: readonly number[], opts: { allLogits?: boolean } = {}): ForwardResult {
-    return this.prefillOn(this.main, tokens, opts.allLogits ?? false);
+    return this.readNow("prefill", () => this.prefillOn(this.main, tokens, opts.allLogits ?? false));
+  }
+
+  /** prefill() on any backend (the only way on one without syncRead, WebGPU): the logits are awaited. */
+  async prefillAsync(tokens: readonly number[], opts: { allLogits?: boolean } = {}): Promise<ForwardResult> {
+    return this.readLater(this.prefillOn(this.main, tokens, opts.allLogits ?? false));
   }
 
   /** One token after the committed positions; commits it and returns its logits [vocab]. */
   step(token: number): Float32Array {
-    return this.prefill([token]).logits;
+    return this.readNow("step", () => this.prefillOn(this.main, [token], false)).logits;
+  }
+
+  /** step() with the logits awaited (any backend). */
+  async stepAsync(token: number): Promise<Float32Array> {
+    return (await this.readLater(this.prefillOn(this.main, [token], false))).logits;
   }
 
   /**
@@ -375,6 +400,15 @@ export class LlamaModel {
    * come before their children. Nothing is committed until commit(path).
    */
   verify(tokens: readonly number[], parents: readonly number[]): ForwardResult {
+    return this.readNow("verify", () => this.verifyOn(tokens, parents));
+  }
+
+  /** verify() with the logits awaited (any backend). */
+  async verifyAsync(tokens: readonly number[], parents: readonly number[]): Promise<ForwardResult> {
+    return this.readLater(this.verifyOn(tokens, parents));
+  }
+
+  private verifyOn(tokens: readonly number[], parents: readonly number[]): QueuedForward {
     const n = tokens.length;
     if (n === 0) throw new ShapeError("verify: no tokens");
     if (parents.length !== n) throw new ShapeError(`verify: ${n} tokens but ${parents.length} parents`);
@@ -452,7 +486,12 @@ export class LlamaModel {
 
   /** Append tokens to `seq` (e.g. its prompt); logits of the last token [vocab]. */
   prefillSequence(seq: LlamaSequence, tokens: readonly number[]): Float32Array {
-    return this.prefillOn(this.ownSequence(seq, "prefillSequence"), tokens, false).logits;
+    return this.readNow("prefillSequence", () => this.prefillOn(this.ownSequence(seq, "prefillSequence"), tokens, false)).logits;
+  }
+
+  /** prefillSequence() with the logits awaited (any backend). */
+  async prefillSequenceAsync(seq: LlamaSequence, tokens: readonly number[]): Promise<Float32Array> {
+    return (await this.readLater(this.prefillOn(this.ownSequence(seq, "prefillSequence"), tokens, false))).logits;
   }
 
   /**
@@ -460,6 +499,15 @@ export class LlamaModel {
    * at once, attention runs per sequence over its own cache. Logits [n, vocab].
    */
   stepBatch(seqs: readonly LlamaSequence[], tokens: readonly number[]): ForwardResult {
+    return this.readNow("stepBatch", () => this.stepBatchOn(seqs, tokens));
+  }
+
+  /** stepBatch() with the logits awaited (any backend). */
+  async stepBatchAsync(seqs: readonly LlamaSequence[], tokens: readonly number[]): Promise<ForwardResult> {
+    return this.readLater(this.stepBatchOn(seqs, tokens));
+  }
+
+  private stepBatchOn(seqs: readonly LlamaSequence[], tokens: readonly number[]): QueuedForward {
     if (seqs.length === 0) throw new ShapeError("stepBatch: no sequences");
     if (seqs.length !== tokens.length) throw new ShapeError(`stepBatch: ${seqs.length} sequences but ${tokens.length} tokens`);
     const seen = new Set<LlamaSequence>();
@@ -497,7 +545,26 @@ export class LlamaModel {
     return seq;
   }
 
-  private prefillOn(seq: LlamaSequence, tokens: readonly number[], allLogits: boolean): ForwardResult {
+  /**
+   * Queue a forward and read its logits at once. The check comes first: a backend that cannot
+   * read synchronously must not be left with a forward committed whose logits nobody saw.
+   */
+  private readNow(op: string, queue: () => QueuedForward): ForwardResult {
+    const be = this.backend;
+    if (!be.syncRead) throw new BackendUnavailableError(`${op}: the ${be.name} backend cannot read synchronously; use ${op}Async`);
+    const q = queue();
+    return { logits: be.read(q.logits) as Float32Array, rows: q.rows };
+  }
+
+  /**
+   * Read a queued forward's logits. readAsync is called before the first await, so the read is
+   * queued right behind the forward, before any later forward reuses the scratch logits.
+   */
+  private async readLater(q: QueuedForward): Promise<ForwardResult> {
+    return { logits: (await this.backend.readAsync(q.logits)) as Float32Array, rows: q.rows };
+  }
+
+  private prefillOn(seq: LlamaSequence, tokens: readonly number[], allLogits: boolean): QueuedForward {
     if (tokens.length === 0) throw new ShapeError("prefill: no tokens");
     seq.pending = null;
     const positions = Array.from({ length: tokens.length }, (_, i) => seq.length + i);
@@ -506,8 +573,11 @@ export class LlamaModel {
     return r;
   }
 
-  /** One forward over the rows of every group; each group's K/V go after its sequence's committed positions. */
-  private forward(groups: readonly Group[], allLogits: boolean): ForwardResult {
+  /**
+   * Queue one forward over the rows of every group (each group's K/V go after its sequence's
+   * committed positions); returns the logits tensor, not yet read.
+   */
+  private forward(groups: readonly Group[], allLogits: boolean): QueuedForward {
     if (this.freed) throw new OutOfRangeError("the model was freed");
     const c = this.config;
     const be = this.backend;
@@ -596,7 +666,7 @@ export class LlamaModel {
       be.rmsnorm(s.lastH, last, this.norm, c.rmsEps);
       be.matmul(s.logits, this.lm_head, s.lastH);
     }
-    return { logits: be.read(s.logits) as Float32Array, rows: s.all ? n : 1 };
+    return { logits: s.logits, rows: s.all ? n : 1 };
   }
 
   /**
@@ -680,14 +750,23 @@ export class LlamaModel {
   }
 }
 
-/** The rows of a head (any dtype), in the given order, as a new tensor of the same dtype. */
+/**
+ * The rows of a head (any dtype), in the given order, as a new tensor of the same dtype.
+ * Gathered and requantized on the backend (what fromF32 of the read rows gives, byte for
+ * byte), so it also works where reads are async only.
+ */
 function trimHead(be: Backend, head: Tensor, rows: readonly number[]): Tensor {
-  const hidden = head.shape[1];
-  const f32 = be.empty("f32", [rows.length, hidden]);
+  const shape = [rows.length, head.shape[1]];
+  const f32 = be.empty("f32", shape);
+  const out = head.dtype === "f32" ? f32 : be.empty(head.dtype, shape);
   try {
     be.getRows(f32, head, rows);
-    return be.fromF32(head.dtype, [rows.length, hidden], be.read(f32) as Float32Array);
+    if (out !== f32) be.quantize(out, f32);
+    return out;
+  } catch (e) {
+    out.free();
+    throw e;
   } finally {
-    f32.free();
+    if (out !== f32) f32.free();
   }
 }

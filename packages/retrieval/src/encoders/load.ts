@@ -35,6 +35,7 @@
 import {
   type BertConfig,
   bertConfigFromHf,
+  encoderBackend,
   type LoadOptions,
   loadCausalLM,
   loadEncoder,
@@ -44,7 +45,7 @@ import {
   storedToF32,
   UnsupportedModelError,
 } from "@edgespec/models";
-import { type Backend, createBackend } from "@edgespec/runtime";
+import type { Backend } from "@edgespec/runtime";
 import { type DenseProjection, DupMaeEncoder, type DupMaeOptions } from "./dupmae";
 import { type EchoOptions, EchoSparseEncoder } from "./echo";
 import { SpladeEncoder, type SpladeOptions } from "./splade";
@@ -212,7 +213,7 @@ export async function loadSpladeEncoder(source: ModelSource, opts: LoadSpladeOpt
 export async function loadDupMaeEncoder(source: ModelSource, opts: LoadOptions & DupMaeOptions = {}): Promise<DupMaeEncoder> {
   const info = await inspectEncoderCheckpoint(source, opts);
   if (!info.supports.includes("dupmae")) throw new UnsupportedModelError(source.location, `DupMAE is BERT-based; this is a ${info.layout} checkpoint`);
-  const backend = opts.backend ?? (await createBackend("wasm"));
+  const backend = await encoderBackend(opts);
   const projection = opts.projection ?? (info.projection ? await readDense(source, info.projection, info.config.hiddenSize, opts, backend) : undefined);
   const enc = await loadEncoder(source, { ...opts, backend });
   try {
