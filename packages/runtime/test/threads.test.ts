@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AttentionMask, type Backend, type MatmulWeightDType, WasmBackend } from "../src/index";
+import { type AttentionMask, type MatmulWeightDType, WasmBackend } from "../src/index";
 import { rng, snapshot, uniform } from "./util";
 
 const THREADS = [2, 3, 4];
