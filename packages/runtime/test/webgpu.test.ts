@@ -335,7 +335,7 @@ describe("webgpu ops vs the reference (Dawn + SwiftShader)", () => {
     const be = await WebGPUBackend.create({ gpu: nodeGpu() });
     const t = be.tensor("f32", [4], new Float32Array([1, 2, 3, 4]));
     // a buffer destroyed behind the backend's back makes the next submit invalid
-    const root = (t.storage as { rootRef: { chunks: { buffer: GPUBuffer }[] } }).rootRef.chunks[0].buffer;
+    const root = (t.storage as unknown as { rootRef: { chunks: { buffer: GPUBuffer }[] } }).rootRef.chunks[0].buffer;
     be.scale(t, t, 2);
     root.destroy();
     await expect(be.readAsync(t)).rejects.toThrow(WebGPUError);
