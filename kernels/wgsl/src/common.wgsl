@@ -68,3 +68,21 @@ fn gelu_tanh_f(x: f32) -> f32 {
 fn linear_group(wid: vec3u, nwg: vec3u) -> u32 {
   return wid.y * nwg.x + wid.x;
 }
+
+// Sum (or max) of v over a 256-thread workgroup; every thread gets the result. Call it from
+// uniform control flow. (Unused by a shader, the array costs that shader nothing.)
+var<workgroup> wg_red: array<f32, 256>;
+
+fn wg_reduce256(tid: u32, v: f32, take_max: bool) -> f32 {
+  wg_red[tid] = v;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s = s >> 1u) {
+    if (tid < s) {
+      if (take_max) { wg_red[tid] = max(wg_red[tid], wg_red[tid + s]); } else { wg_red[tid] = wg_red[tid] + wg_red[tid + s]; }
+    }
+    workgroupBarrier();
+  }
+  let r = wg_red[0];
+  workgroupBarrier();
+  return r;
+}

@@ -1,20 +1,6 @@
 // y = (x - mean) / sqrt(var + eps) * w + b, a workgroup per row
 struct Params { n: u32, dim: u32, x_base: u32, y_base: u32, w_base: u32, b_base: u32, has_w: u32, has_b: u32, eps: f32 }
 
-var<workgroup> red: array<f32, 256>;
-
-fn row_sum(tid: u32, v: f32) -> f32 {
-  red[tid] = v;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
-    if (tid < s) { red[tid] = red[tid] + red[tid + s]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
-
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) tid: u32) {
   let r = linear_group(wid, nwg);
@@ -23,13 +9,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let yb = p.y_base / 4u + r * p.dim;
   var s1 = 0.0;
   for (var k = tid; k < p.dim; k = k + 256u) { s1 = s1 + x_f(xb + k); }
-  let mean = row_sum(tid, s1) / f32(p.dim);
+  let mean = wg_reduce256(tid, s1, false) / f32(p.dim);
   var s2 = 0.0;
   for (var k = tid; k < p.dim; k = k + 256u) {
     let d = x_f(xb + k) - mean;
     s2 = s2 + d * d;
   }
-  let inv = 1.0 / sqrt(row_sum(tid, s2) / f32(p.dim) + p.eps);
+  let inv = 1.0 / sqrt(wg_reduce256(tid, s2, false) / f32(p.dim) + p.eps);
   for (var k = tid; k < p.dim; k = k + 256u) {
     var g = 1.0;
     var o = 0.0;

@@ -2,8 +2,6 @@
 // rewrites only what it read, after the reduction)
 struct Params { n: u32, dim: u32, x_base: u32, y_base: u32, w_base: u32, has_w: u32, eps: f32 }
 
-var<workgroup> red: array<f32, 256>;
-
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) tid: u32) {
   let r = linear_group(wid, nwg);
@@ -15,13 +13,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let v = x_f(xb + k);
     ss = ss + v * v;
   }
-  red[tid] = ss;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
-    if (tid < s) { red[tid] = red[tid] + red[tid + s]; }
-    workgroupBarrier();
-  }
-  let inv = 1.0 / sqrt(red[0] / f32(p.dim) + p.eps);
+  let inv = 1.0 / sqrt(wg_reduce256(tid, ss, false) / f32(p.dim) + p.eps);
   for (var k = tid; k < p.dim; k = k + 256u) {
     var g = 1.0;
     if (p.has_w == 1u) { g = w_f(p.w_base / 4u + k); }

@@ -2,9 +2,6 @@
 // -inf), becomes all NaN, as the reference does; -inf entries get 0
 struct Params { n: u32, dim: u32, x_base: u32, y_base: u32 }
 
-var<workgroup> red: array<f32, 256>;
-var<workgroup> bad: array<u32, 256>;
-
 fn weight(v: f32, mx: f32) -> f32 {
   if (bitcast<u32>(v) == 0xff800000u) { return 0.0; }
   return exp(v - mx);
@@ -17,35 +14,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let xb = p.x_base / 4u + r * p.dim;
   let yb = p.y_base / 4u + r * p.dim;
   var m = NEG_BIG;
-  // bit 0: NaN or +inf seen; bit 1: a finite value seen
-  var nan = 0u;
+  var nan = 0.0;
+  var seen = 0.0;
   for (var k = tid; k < p.dim; k = k + 256u) {
     let v = x_f(xb + k);
     let bits = bitcast<u32>(v);
-    if (is_nan_bits(v) || bits == 0x7f800000u) { nan = nan | 1u; } else if (bits != 0xff800000u) { m = max(m, v); nan = nan | 2u; }
+    if (is_nan_bits(v) || bits == 0x7f800000u) { nan = 1.0; } else if (bits != 0xff800000u) { m = max(m, v); seen = 1.0; }
   }
-  red[tid] = m;
-  bad[tid] = nan;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
-    if (tid < s) {
-      red[tid] = max(red[tid], red[tid + s]);
-      bad[tid] = bad[tid] | bad[tid + s];
-    }
-    workgroupBarrier();
-  }
-  let mx = red[0];
-  let broken = bad[0] != 2u;
-  workgroupBarrier();
+  let mx = wg_reduce256(tid, m, true);
+  // both reductions before combining: || short-circuits, and a barrier must be reached by all
+  let any_nan = wg_reduce256(tid, nan, true);
+  let any_seen = wg_reduce256(tid, seen, true);
+  let broken = any_nan > 0.0 || any_seen == 0.0;
   var z = 0.0;
   for (var k = tid; k < p.dim; k = k + 256u) { z = z + weight(x_f(xb + k), mx); }
-  red[tid] = z;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
-    if (tid < s) { red[tid] = red[tid] + red[tid + s]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
+  let total = wg_reduce256(tid, z, false);
   for (var k = tid; k < p.dim; k = k + 256u) {
     if (broken) { y_setu(yb + k, 0x7fc00000u); } else { y_set(yb + k, weight(x_f(xb + k), mx) / total); }
   }

@@ -100,17 +100,7 @@ export abstract class Backend implements TensorOwner {
   /** Copy a tensor out, in its storage format ("rows" layout for block formats). */
   read(t: Tensor): Float32Array | Uint16Array | Uint8Array | Int32Array {
     this.own(t, "read");
-    const bytes = this.kRead(t);
-    switch (t.dtype) {
-      case "f32":
-        return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-      case "f16":
-        return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
-      case "i32":
-        return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-      default:
-        return bytes;
-    }
+    return typedView(t.dtype, this.kRead(t));
   }
 
   /** Copy a tensor out as f32 values, dequantizing if needed. */
@@ -497,6 +487,20 @@ export abstract class Backend implements TensorOwner {
 }
 
 // ---------------------------------------------------------------------- helpers
+
+/** A tensor's bytes as the typed array of its dtype (f32, f16 as raw halves, i32; bytes otherwise). */
+export function typedView(dtype: DType, bytes: Uint8Array): Float32Array | Uint16Array | Uint8Array | Int32Array {
+  switch (dtype) {
+    case "f32":
+      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    case "f16":
+      return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+    case "i32":
+      return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    default:
+      return bytes;
+  }
+}
 
 function describe(v: unknown): string {
   if (v === null) return "null";

@@ -16,7 +16,7 @@
  * each dispatch's parameters, so no binding offset alignment applies.
  */
 import { SHADERS } from "@edgespec/kernels-wgsl";
-import { type AttentionMask, Backend, type BackendName, type RopeStyle, type TopK } from "../backend";
+import { type AttentionMask, Backend, type BackendName, type RopeStyle, type TopK, typedView } from "../backend";
 import { byteSize, type DType } from "../dtype";
 import { BackendUnavailableError, DTypeError, EdgespecError, OutOfRangeError, ShapeError } from "../errors";
 import { f32ArrayToF16 } from "../half";
@@ -196,17 +196,7 @@ export class WebGPUBackend extends Backend {
 
   override async readAsync(t: Tensor): Promise<Float32Array | Uint16Array | Uint8Array | Int32Array> {
     this.own(t, "readAsync");
-    const bytes = await this.readBytes(t);
-    switch (t.dtype) {
-      case "f32":
-        return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-      case "f16":
-        return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
-      case "i32":
-        return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-      default:
-        return bytes;
-    }
+    return typedView(t.dtype, await this.readBytes(t));
   }
 
   override async finish(): Promise<void> {
