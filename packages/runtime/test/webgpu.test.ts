@@ -320,6 +320,32 @@ describe("webgpu ops vs the reference (Dawn + SwiftShader)", () => {
     });
   });
 
+  it("batched copies keep sequential order: chains of moves in one buffer, neighbours sharing a word", async () => {
+    await check({
+      name: "copy batches",
+      bound: 0,
+      run(a, be) {
+        const r = rng(11);
+        const src = a.make("f32", [8, 16], uniform(r, 128));
+        const dst = a.make("f32", [8, 16]);
+        // eight row copies into one buffer (a decode step's K rows, one per head)
+        for (let i = 0; i < 8; i++) be.copy(be.view(dst, ((i * 5) % 8) * 64, "f32", [16]), be.view(src, i * 64, "f32", [16]));
+        // commit's moves: row 1 <- row 2, row 2 <- row 3, row 3 <- row 6 (each reads what the next overwrites)
+        for (const [to, from] of [
+          [1, 2],
+          [2, 3],
+          [3, 6],
+        ])
+          be.copy(be.view(dst, to * 64, "f32", [16]), be.view(dst, from * 64, "f32", [16]));
+        // 3-byte copies side by side: neighbours write bytes of the same words
+        const bytes = a.make("u8", [32], Uint8Array.from({ length: 32 }, (_, i) => i * 7));
+        const into = a.make("u8", [32], new Uint8Array(32).fill(255));
+        for (let i = 0; i < 8; i++) be.copy(be.view(into, i * 3 + 1, "u8", [3]), be.view(bytes, 29 - i * 3, "u8", [3]));
+        return [dst, into];
+      },
+    });
+  });
+
   it("refuses synchronous reads with a message naming readAsync, and surfaces device loss", async () => {
     const be = await WebGPUBackend.create({ gpu: nodeGpu() });
     const t = be.tensor("f32", [4], new Float32Array([1, 2, 3, 4]));
