@@ -110,11 +110,7 @@ export class WebGPUBackend extends Backend {
   private dispatches = 0;
   private readonly paramRing: GPUBuffer;
   private readonly params = new ArrayBuffer(PARAM_RING);
-  private readonly paramsU32 = new Uint32Array(this.params);
-  private readonly paramsF32 = new Float32Array(this.params);
   private paramUsed = 0;
-  /** the pipeline last set in the open pass (setting it again is a wasted host call) */
-  private lastPipeline: GPUComputePipeline | null = null;
   private readonly dataRing: Arg;
   private readonly data = new Uint8Array(DATA_RING);
   private dataUsed = 0;
@@ -436,21 +432,16 @@ export class WebGPUBackend extends Backend {
       }
     }
     const at = this.paramUsed;
-    for (let i = 0, w = at >> 2; i < params.length; i++, w++) {
-      const v = params[i];
-      if (typeof v === "number") this.paramsU32[w] = v;
-      else this.paramsF32[w] = v.f;
-    }
+    const u32 = new Uint32Array(this.params, at, params.length);
+    const f32 = new Float32Array(this.params, at, params.length);
+    params.forEach((v, i) => {
+      if (typeof v === "number") u32[i] = v;
+      else f32[i] = v.f;
+    });
     this.paramUsed += PARAM_SLOT;
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    if (!this.pass) {
-      this.pass = this.encoder.beginComputePass();
-      this.lastPipeline = null;
-    }
-    if (pipeline !== this.lastPipeline) {
-      this.pass.setPipeline(pipeline);
-      this.lastPipeline = pipeline;
-    }
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, group, [at]);
     // more than 65535 workgroups: a second grid dimension (the shaders linearise it)
     const x = Math.min(groups, 65535);
