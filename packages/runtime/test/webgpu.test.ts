@@ -338,7 +338,11 @@ describe("webgpu ops vs the reference (Dawn + SwiftShader)", () => {
         ])
           be.copy(be.view(dst, to * 64, "f32", [16]), be.view(dst, from * 64, "f32", [16]));
         // 3-byte copies side by side: neighbours write bytes of the same words
-        const bytes = a.make("u8", [32], Uint8Array.from({ length: 32 }, (_, i) => i * 7));
+        const bytes = a.make(
+          "u8",
+          [32],
+          Uint8Array.from({ length: 32 }, (_, i) => i * 7),
+        );
         const into = a.make("u8", [32], new Uint8Array(32).fill(255));
         for (let i = 0; i < 8; i++) be.copy(be.view(into, i * 3 + 1, "u8", [3]), be.view(bytes, 29 - i * 3, "u8", [3]));
         return [dst, into];
