@@ -6,14 +6,12 @@ import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as runtime from "@edgespec/runtime";
-import { create, globals } from "webgpu";
 import { runWebGPUConformance } from "./dist/webgpu.js";
 
-Object.assign(globalThis, globals);
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = resolve(process.env.EDGESPEC_FIXTURES ?? join(here, "..", "..", "shared"));
 const only = process.argv[2];
-const gpu = create([]);
+const gpu = await runtime.nodeWebGPU();
 const report = await runWebGPUConformance(
   {
     createBackend: runtime.createBackend,

@@ -16,7 +16,7 @@
  */
 import { type LlamaConfig, LlamaModel, loadLlama, type WeightDType } from "@edgespec/models";
 import { LocalModelSource } from "@edgespec/models/node";
-import { type Backend, WasmBackend, type WebGPUAdapterSummary, WebGPUBackend, type WebGPUBackendOptions } from "@edgespec/runtime";
+import { type Backend, nodeWebGPU, WasmBackend, type WebGPUAdapterSummary, WebGPUBackend, type WebGPUBackendOptions } from "@edgespec/runtime";
 import golden from "../../../packages/models/test/golden/tinystories-656k.json";
 import { randomWeights, SHAPES } from "./decode";
 import { fixtures } from "./paths";
@@ -109,20 +109,8 @@ type Gpu = NonNullable<WebGPUBackendOptions["gpu"]>;
 export async function hostGpu(): Promise<Gpu> {
   const nav = (globalThis as { navigator?: { gpu?: Gpu } }).navigator?.gpu;
   if (nav) return nav;
-  // a variable specifier: the bundler must leave this optional native package alone
-  const name = "webgpu";
-  let mod: { create(flags: string[]): Gpu; globals: object };
-  try {
-    mod = await import(name);
-  } catch (e) {
-    throw new Error(
-      `bench webgpu: Node has no WebGPU of its own and the \`webgpu\` package (Dawn) could not be loaded: ${(e as Error).message.split("\n")[0]}`,
-    );
-  }
-  Object.assign(globalThis, mod.globals);
   // Dawn's own options, space-separated (e.g. "backend=opengles" where Vulkan finds no driver)
-  const flags = (process.env.EDGESPEC_DAWN_FLAGS ?? "").split(" ").filter(Boolean);
-  return mod.create(flags);
+  return nodeWebGPU((process.env.EDGESPEC_DAWN_FLAGS ?? "").split(" ").filter(Boolean));
 }
 
 export async function benchWebgpu(argv: string[]): Promise<number> {

@@ -3,7 +3,7 @@
  * package (Dawn), imported only when asked for, so the CLI runs without it.
  */
 import type { BackendChoice, LlamaModel, LoadOptions } from "@edgespec/models";
-import { BackendUnavailableError } from "@edgespec/runtime";
+import { BackendUnavailableError, nodeWebGPU } from "@edgespec/runtime";
 import { UsageError } from "./usage";
 
 const BACKENDS = ["auto", "wasm", "webgpu"] as const;
@@ -28,17 +28,12 @@ export async function backendOptions(flag: string | undefined): Promise<Pick<Loa
 
 /** A WebGPU entry point from the `webgpu` package, or why there is none. */
 async function nodeGpu(): Promise<Gpu | string> {
-  // a variable specifier: neither TypeScript nor the bundler must resolve this optional package
-  const name = "webgpu";
-  let mod: { create(flags: string[]): Gpu; globals: object };
   try {
-    mod = await import(name);
+    return (await nodeWebGPU()) as Gpu;
   } catch (e) {
-    return `Node has no WebGPU of its own and the optional \`webgpu\` package (Dawn) is not installed; install it with \`npm install webgpu\` (${(e as Error).message.split("\n")[0]})`;
+    if (e instanceof BackendUnavailableError) return e.message;
+    throw e;
   }
-  // Dawn's GPUBufferUsage, GPUMapMode... are what WebGPU code expects to find as globals
-  Object.assign(globalThis, mod.globals);
-  return mod.create([]);
 }
 
 /** One line for --stats: which backend ran and why. */

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FixtureServer, fixturesRoot } from "../../../packages/models/test/http-server";
-import { CLI, cli, type Run } from "./run-cli";
+import { CLI, cli, runNode } from "./run-cli";
 
 const SHARED = fixturesRoot();
 const STORIES = join(SHARED, "models/stories260K");
@@ -205,21 +205,7 @@ describe("edgespec generate", () => {
 
   it("the main demo streams a story and ends with stats; without the shared folder it downloads the hub id", async () => {
     const demo = (env: Record<string, string>) =>
-      new Promise<Run>((done, fail) => {
-        const p = spawn(process.execPath, [resolve(__dirname, "../../../scripts/demo.mjs"), "--max-tokens", "20"], {
-          env: { ...process.env, EDGESPEC_NO_BUILD: "1", ...env },
-        });
-        let stdout = "";
-        let stderr = "";
-        p.stdout.on("data", (d) => {
-          stdout += d;
-        });
-        p.stderr.on("data", (d) => {
-          stderr += d;
-        });
-        p.on("error", fail);
-        p.on("close", (code) => done({ code, stdout, stderr }));
-      });
+      runNode(resolve(__dirname, "../../../scripts/demo.mjs"), ["--max-tokens", "20"], { EDGESPEC_NO_BUILD: "1", ...env });
     const local = await demo({});
     expect(local.code, local.stderr).toBe(0);
     expect(local.stdout.startsWith("Once upon a time")).toBe(true);

@@ -11,8 +11,13 @@ export interface Run {
 }
 
 export function cli(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
+  return runNode(CLI, args, env, stdin);
+}
+
+/** A Node script as a child process, its output collected. */
+export function runNode(script: string, args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
   return new Promise((done, fail) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    const p = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env } });
     if (stdin !== undefined) p.stdin.end(stdin);
     let stdout = "";
     let stderr = "";

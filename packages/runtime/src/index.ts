@@ -24,6 +24,7 @@ export { type ArenaStats, TensorArena } from "./wasm/arena";
 export { type SimdVariant, WasmBackend, type WasmBackendOptions } from "./wasm/backend";
 export type { KernelExports } from "./wasm/kernels";
 export { type WebGPUAdapterSummary, WebGPUBackend, type WebGPUBackendOptions, WebGPUError, webgpuUnavailableReason } from "./webgpu/backend";
+export { nodeWebGPU } from "./webgpu/node-gpu";
 
 import type { Backend } from "./backend";
 import { ReferenceBackend } from "./reference/backend";

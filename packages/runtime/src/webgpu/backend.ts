@@ -116,6 +116,7 @@ export class WebGPUBackend extends Backend {
   private dataUsed = 0;
   private scores: Arg | null = null;
   private doomed: GPUBuffer[] = [];
+  private lastRope: { invFreq: Float32Array; half: number; af: number; pos: Int32Array; tab: Float32Array } | null = null;
 
   private constructor(
     /**
@@ -609,16 +610,7 @@ export class WebGPUBackend extends Backend {
   protected kRope(x: Tensor, pos: Int32Array, invFreq: Float32Array, ropeDim: number, style: RopeStyle, af: number): void {
     const [nTok, nHeads, headDim] = x.shape;
     const half = ropeDim / 2;
-    // cos/sin with the reference's rounding: angle = f32(pos * invFreq), then f32(f32(cos) * f32(af))
-    const tab = new Float32Array(nTok * half * 2);
-    const af32 = Math.fround(af);
-    for (let t = 0; t < nTok; t++) {
-      for (let i = 0; i < half; i++) {
-        const theta = Math.fround(pos[t] * invFreq[i]);
-        tab[(t * half + i) * 2] = Math.fround(Math.cos(theta)) * af32;
-        tab[(t * half + i) * 2 + 1] = Math.fround(Math.sin(theta)) * af32;
-      }
-    }
+    const tab = this.ropeTable(pos, invFreq, half, af);
     const xs = this.argOf("x", x);
     const at = this.stageF32(tab);
     this.dispatch(
@@ -627,6 +619,28 @@ export class WebGPUBackend extends Backend {
       [nTok, nHeads, headDim, half, style === "neox" ? 1 : 0, xs.base, at],
       Math.ceil((nTok * nHeads * half) / 256),
     );
+  }
+
+  /**
+   * cos/sin per (token, pair) with the reference's rounding: angle = f32(pos * invFreq), then
+   * f32(f32(cos) * f32(af)). A step ropes q and k of every layer at the same positions, so
+   * the last table is kept and reused.
+   */
+  private ropeTable(pos: Int32Array, invFreq: Float32Array, half: number, af: number): Float32Array {
+    const last = this.lastRope;
+    const same = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.prototype.every.call(a, (v: number, i: number) => v === b[i]);
+    if (last && last.half === half && last.af === af && same(last.pos, pos) && same(last.invFreq, invFreq)) return last.tab;
+    const tab = new Float32Array(pos.length * half * 2);
+    const af32 = Math.fround(af);
+    for (let t = 0; t < pos.length; t++) {
+      for (let i = 0; i < half; i++) {
+        const theta = Math.fround(pos[t] * invFreq[i]);
+        tab[(t * half + i) * 2] = Math.fround(Math.cos(theta)) * af32;
+        tab[(t * half + i) * 2 + 1] = Math.fround(Math.sin(theta)) * af32;
+      }
+    }
+    this.lastRope = { invFreq: invFreq.slice(), half, af, pos: pos.slice(), tab };
+    return tab;
   }
 
   protected kAttention(out: Tensor, q: Tensor, k: Tensor, v: Tensor, kvLen: number, mask: AttentionMask, scale: number): void {
