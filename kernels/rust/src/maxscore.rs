@@ -16,6 +16,7 @@
 use crate::postings::BLOCK;
 use crate::segment::Segment;
 use crate::topk::TopK;
+use core::arch::wasm32::*;
 
 pub const END: u32 = u32::MAX;
 pub const MAX_TERMS: usize = 1024;
@@ -94,14 +95,55 @@ impl Cursor {
     }
 }
 
-/// Threshold a candidate must reach: the heap's minimum once full, else any match (>= 1).
+/// Threshold a candidate must reach: the heap's minimum once full, else any match (>= 1),
+/// and never below `floor`, a score that at least k documents are known to reach.
 #[inline(always)]
-fn theta(top: &TopK<u64>) -> u64 {
+fn theta(top: &TopK<u64>, floor: u64) -> u64 {
     if top.full() {
-        top.min_score()
+        top.min_score().max(floor)
     } else {
-        1
+        floor.max(1)
     }
+}
+
+/// Most k for which `score_floor` looks for a floor (it keeps k block maxima per term).
+pub const FLOOR_MAX_K: usize = 64;
+
+/// A score that at least k live documents of the segment reach, from skip data alone: the
+/// k-th largest block maximum of one term's list, times its query impact, is reached by the
+/// best document of each of those k blocks (distinct documents; scores only add). Starting
+/// the threshold there instead of at the first k matches prunes the first windows too.
+/// 0 when the segment has deleted documents (a block's best may be gone) or k is too large.
+pub fn score_floor(seg: &Segment, cur: &[Cursor], k: usize) -> u64 {
+    if k == 0 || k > FLOOR_MAX_K || seg.live < seg.n_docs {
+        return 0;
+    }
+    let mut best = 0u64;
+    let mut kth = [0u32; FLOOR_MAX_K]; // the k largest block maxima, descending
+    for c in cur {
+        let (b0, b1) = (c.blk, c.blk_end);
+        if b1 - b0 < k || c.q * Segment::u(seg.term_max, c.t) as u64 <= best {
+            continue;
+        }
+        let mut n = 0usize;
+        for b in b0..b1 {
+            let v = Segment::u(seg.blk_max, b);
+            if n == k && v <= kth[k - 1] {
+                continue;
+            }
+            let mut i = if n < k { n } else { k - 1 };
+            if n < k {
+                n += 1;
+            }
+            while i > 0 && kth[i - 1] < v {
+                kth[i] = kth[i - 1];
+                i -= 1;
+            }
+            kth[i] = v;
+        }
+        best = best.max(c.q * kth[k - 1] as u64);
+    }
+    best
 }
 
 impl Cursor {
@@ -128,9 +170,9 @@ impl Cursor {
     /// Add q * impact of every posting in [from, hi) to `acc[doc - lo]` (lo: the window's
     /// first document), leaving the cursor on the first posting >= hi.
     #[inline(always)]
-    pub fn accumulate(&mut self, lo: u32, from: u32, hi: u32, acc: &mut [u64; WINDOW]) {
+    pub fn accumulate<S: Score>(&mut self, lo: u32, from: u32, hi: u32, acc: &mut [S; WINDOW]) {
         self.seek(from);
-        let q = self.q;
+        let q = S::from_u64(self.q);
         while self.doc < hi {
             let n = self.n;
             let mut i = self.pos;
@@ -138,7 +180,7 @@ impl Cursor {
             unsafe {
                 if whole {
                     while i < n {
-                        *acc.get_unchecked_mut((*self.docs.get_unchecked(i) - lo) as usize) += q * *self.imps.get_unchecked(i) as u64;
+                        *acc.get_unchecked_mut((*self.docs.get_unchecked(i) - lo) as usize) += q.times(*self.imps.get_unchecked(i));
                         i += 1;
                     }
                 }
@@ -147,7 +189,7 @@ impl Cursor {
                     if d >= hi {
                         break;
                     }
-                    *acc.get_unchecked_mut((d - lo) as usize) += q * *self.imps.get_unchecked(i) as u64;
+                    *acc.get_unchecked_mut((d - lo) as usize) += q.times(*self.imps.get_unchecked(i));
                     i += 1;
                 }
             }
@@ -185,7 +227,7 @@ impl Cursor {
     /// `accumulate` restricted to blocks that may hold a document of `cand`: the others are
     /// passed over on their skip data alone, without being decoded.
     #[inline(always)]
-    pub fn accumulate_masked(&mut self, lo: u32, hi: u32, acc: &mut [u64; WINDOW], cand: &[u64; WINDOW / 64]) {
+    pub fn accumulate_masked<S: Score>(&mut self, lo: u32, hi: u32, acc: &mut [S; WINDOW], cand: &[u64; WINDOW / 64]) {
         let seg = unsafe { &*self.seg };
         self.shallow(lo);
         while self.blk < self.blk_end {
@@ -210,6 +252,85 @@ impl Cursor {
     }
 }
 
+/// A window's score accumulator: u32 when no document of the segment can reach 2^31 for the
+/// query (the usual case: impacts are quantized x100), else u64. Half-width accumulators
+/// halve the window's memory traffic and let the candidate scan compare four at a time.
+pub trait Score: Copy + Default + PartialOrd + core::ops::Add<Output = Self> + core::ops::AddAssign {
+    /// `v` as a score; the caller guarantees it fits (a threshold saturates instead).
+    fn from_u64(v: u64) -> Self;
+    fn to_u64(self) -> u64;
+    /// self (a query impact) x a document impact
+    fn times(self, imp: u32) -> Self;
+    /// Mark in `cand` the documents of the window's first `width` that some term holds
+    /// (acc != 0) and that can still reach `th` with `rest` more; returns how many.
+    fn select(acc: &[Self; WINDOW], width: usize, rest: Self, th: Self, cand: &mut [u64; WINDOW / 64]) -> usize;
+}
+
+impl Score for u64 {
+    #[inline(always)]
+    fn from_u64(v: u64) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn to_u64(self) -> u64 {
+        self
+    }
+    #[inline(always)]
+    fn times(self, imp: u32) -> Self {
+        self * imp as u64
+    }
+    #[inline(always)]
+    fn select(acc: &[u64; WINDOW], width: usize, rest: u64, th: u64, cand: &mut [u64; WINDOW / 64]) -> usize {
+        let mut left = 0usize;
+        for o in 0..width {
+            let a = acc[o];
+            if a != 0 && a + rest >= th {
+                cand[o >> 6] |= 1u64 << (o & 63);
+                left += 1;
+            }
+        }
+        left
+    }
+}
+
+/// Scores below this bound use u32 accumulators (sums of two of them still fit).
+pub const U32_SCORES: u64 = 1 << 31;
+
+impl Score for u32 {
+    #[inline(always)]
+    fn from_u64(v: u64) -> Self {
+        v.min(U32_SCORES) as u32
+    }
+    #[inline(always)]
+    fn to_u64(self) -> u64 {
+        self as u64
+    }
+    #[inline(always)]
+    fn times(self, imp: u32) -> Self {
+        self * imp
+    }
+    #[inline(always)]
+    fn select(acc: &[u32; WINDOW], width: usize, rest: u32, th: u32, cand: &mut [u64; WINDOW / 64]) -> usize {
+        // four documents per compare; lanes past `width` hold 0 and are never selected
+        let zero = u32x4_splat(0);
+        let restv = u32x4_splat(rest);
+        let thv = u32x4_splat(th);
+        let mut left = 0usize;
+        let p = acc.as_ptr() as *const v128;
+        for w in 0..(width + 63) / 64 {
+            let mut bits = 0u64;
+            for g in 0..16 {
+                let v = unsafe { v128_load(p.add(w * 16 + g)) };
+                let ok = v128_and(i32x4_ne(v, zero), u32x4_ge(i32x4_add(v, restv), thv));
+                bits |= (i32x4_bitmask(ok) as u64) << (4 * g);
+            }
+            cand[w] = bits;
+            left += bits.count_ones() as usize;
+        }
+        left
+    }
+}
+
 /// Documents per window: small enough that block maxima give useful local bounds, large
 /// enough that the per-window work (a bound per term) stays small next to the postings.
 pub const WINDOW: usize = 2048;
@@ -228,13 +349,27 @@ pub const WINDOW: usize = 2048;
 /// Adding whole lists into an array beats merging cursors document by document (and
 /// probing non-essential lists per candidate) when, as with learned sparse vectors, many
 /// long lists carry similar bounds and most blocks get decoded either way.
-pub fn search_segment(seg: &Segment, cur: &mut [Cursor], top: &mut TopK<u64>) {
+pub fn search_segment(seg: &Segment, cur: &mut [Cursor], top: &mut TopK<u64>, floor: u64) {
     let m = cur.len();
     if m == 0 || seg.live == 0 {
         return;
     }
+    // the largest score any document of the segment can have
+    let mut bound = 0u64;
+    for c in cur.iter() {
+        bound += c.q * Segment::u(seg.term_max, c.t) as u64;
+    }
+    if bound < U32_SCORES {
+        search_windows::<u32>(seg, cur, top, floor)
+    } else {
+        search_windows::<u64>(seg, cur, top, floor)
+    }
+}
+
+fn search_windows<S: Score>(seg: &Segment, cur: &mut [Cursor], top: &mut TopK<u64>, floor: u64) {
+    let m = cur.len();
     let n_docs = seg.n_docs as u32;
-    let mut acc = [0u64; WINDOW];
+    let mut acc = [S::default(); WINDOW];
     let mut cand = [0u64; WINDOW / 64];
     let mut wmax = [0u64; MAX_TERMS];
     let mut order = [0usize; MAX_TERMS];
@@ -246,7 +381,7 @@ pub fn search_segment(seg: &Segment, cur: &mut [Cursor], top: &mut TopK<u64>) {
     while lo < n_docs {
         let hi = (lo + WINDOW as u32).min(n_docs);
         let width = (hi - lo) as usize;
-        let mut th = theta(top);
+        let mut th = theta(top, floor);
         let mut total = 0u64;
         for i in 0..m {
             let (bm, blocks) = cur[i].window_max(lo, hi);
@@ -307,19 +442,13 @@ pub fn search_segment(seg: &Segment, cur: &mut [Cursor], top: &mut TopK<u64>) {
         }
         // candidates: held by an essential term, and able to reach the threshold
         let rest = if p > 0 { prefix[p - 1] } else { 0 };
-        let mut left = 0usize;
-        for o in 0..width {
-            let a = acc[o];
-            if a != 0 && a + rest >= th {
-                cand[o >> 6] |= 1u64 << (o & 63);
-                left += 1;
-            }
-        }
+        let mut left = S::select(&acc, width, S::from_u64(rest), S::from_u64(th), &mut cand);
         let mut j = p;
         while left > 0 && j > 0 {
             j -= 1;
             cur[order[j]].accumulate_masked(lo, hi, &mut acc, &cand);
-            let rest = if j > 0 { prefix[j - 1] } else { 0 };
+            let rest = S::from_u64(if j > 0 { prefix[j - 1] } else { 0 });
+            let th_s = S::from_u64(th);
             left = 0;
             for w in 0..(width + 63) / 64 {
                 let mut bits = cand[w];
@@ -327,7 +456,7 @@ pub fn search_segment(seg: &Segment, cur: &mut [Cursor], top: &mut TopK<u64>) {
                 while bits != 0 {
                     let o = w * 64 + bits.trailing_zeros() as usize;
                     bits &= bits - 1;
-                    if acc[o] + rest < th {
+                    if acc[o] + rest < th_s {
                         keep &= !(1u64 << (o & 63));
                     }
                 }
@@ -342,8 +471,9 @@ pub fn search_segment(seg: &Segment, cur: &mut [Cursor], top: &mut TopK<u64>) {
                     let o = w * 64 + bits.trailing_zeros() as usize;
                     bits &= bits - 1;
                     let d = lo + o as u32;
-                    if acc[o] >= th && !seg.deleted(d as usize) && top.offer(acc[o], Segment::u(seg.ext, d as usize)) {
-                        th = theta(top);
+                    let a = acc[o].to_u64();
+                    if a >= th && !seg.deleted(d as usize) && top.offer(a, Segment::u(seg.ext, d as usize)) {
+                        th = theta(top, floor);
                     }
                 }
             }
@@ -352,7 +482,7 @@ pub fn search_segment(seg: &Segment, cur: &mut [Cursor], top: &mut TopK<u64>) {
             cand[w] = 0;
         }
         for o in 0..width {
-            acc[o] = 0;
+            acc[o] = S::default();
         }
         lo = hi;
     }

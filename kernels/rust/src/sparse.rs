@@ -10,7 +10,7 @@
 use crate::build::{self, Pending};
 use crate::idmap::IdMap;
 use crate::ixmem;
-use crate::maxscore::{search_segment, Cursor, MAX_TERMS};
+use crate::maxscore::{score_floor, search_segment, Cursor, MAX_TERMS};
 use crate::postings::BLOCK;
 use crate::segment::Segment;
 use crate::topk::TopK;
@@ -278,6 +278,7 @@ pub extern "C" fn sp_search(terms: *const u32, q: *const u32, m: usize, k: usize
         Some(t) => t,
         None => return E_NOMEM,
     };
+    let mut floor = 0u64;
     for i in 0..s.n_segs {
         let seg = s.seg(i);
         let mut n = 0;
@@ -288,7 +289,8 @@ pub extern "C" fn sp_search(terms: *const u32, q: *const u32, m: usize, k: usize
                 n += 1;
             }
         }
-        search_segment(seg, &mut cursors[..n], &mut top);
+        floor = floor.max(score_floor(seg, &cursors[..n], k));
+        search_segment(seg, &mut cursors[..n], &mut top, floor);
     }
     let ids = ixmem::zeroed::<u64>(k);
     let n = match ids {

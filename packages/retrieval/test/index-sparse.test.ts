@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { BruteForceSparse, type SearchResult, SparseIndex, type SparseVector, SyntheticSparse } from "../src/index/index";
+import type { SyntheticOptions } from "../src/index/synthetic";
+
+function scaled(v: SparseVector, by: number): SparseVector {
+  return { ids: v.ids, weights: Float32Array.from(v.weights, (w) => w * by) };
+}
 
 function same(got: SearchResult, want: SearchResult, what: string): void {
   expect(Array.from(got.ids), `${what}: ids`).toEqual(Array.from(want.ids));
@@ -12,8 +17,10 @@ function checkQueries(idx: SparseIndex, bf: BruteForceSparse, queries: SparseVec
   });
 }
 
-const COLLECTIONS = [
+const COLLECTIONS: { name: string; vocab: number; docs: number; opts: Partial<SyntheticOptions>; scale?: number }[] = [
   { name: "zipf, log-normal weights", vocab: 3000, docs: 5000, opts: { docTerms: [1, 150] as [number, number] } },
+  // impacts near the 65535 cap: scores pass 2^31, where the index accumulates in u64
+  { name: "large weights (scores past 2^31)", vocab: 1000, docs: 3000, opts: { docTerms: [1, 80] as [number, number] }, scale: 300 },
   { name: "zipf, few weight levels (many ties)", vocab: 800, docs: 4000, opts: { docTerms: [1, 60] as [number, number], levels: 3 } },
   {
     name: "steep zipf, small vocab",
@@ -29,8 +36,8 @@ describe("SparseIndex: exact top-k against brute force", () => {
       const gen = new SyntheticSparse({ seed: 7, vocab: c.vocab, ...c.opts });
       const idx = await SparseIndex.create({ vocab: c.vocab });
       const bf = new BruteForceSparse(c.vocab);
-      const docs = Array.from({ length: c.docs }, () => gen.doc());
-      const queries = Array.from({ length: 120 }, () => gen.query());
+      const docs = Array.from({ length: c.docs }, () => scaled(gen.doc(), c.scale ?? 1));
+      const queries = Array.from({ length: 120 }, () => scaled(gen.query(), c.scale ?? 1));
       // in several batches with searches between: several segments, merged as they grow
       let next = 0;
       for (const n of [1, 7, 300, 1000, c.docs - 1308]) {
@@ -49,7 +56,7 @@ describe("SparseIndex: exact top-k against brute force", () => {
         bf.delete(id);
       }
       expect(idx.delete(0)).toBe(false);
-      const more = Array.from({ length: 500 }, () => gen.doc());
+      const more = Array.from({ length: 500 }, () => scaled(gen.doc(), c.scale ?? 1));
       more.forEach((d, i) => {
         idx.add(100_000 + i * 7, d);
         bf.add(100_000 + i * 7, d);
