@@ -4,7 +4,7 @@
  * The model loads on the first request that needs it and stays cached in the isolate; the
  * kernels' .wasm files are imported as modules (through @edgespec/runtime's "workerd"
  * entry), the only way Workers run wasm. GET /healthz reports the wasm memory of the model, the
- * SPLADE encoder and the index (each memory starts at 1 MiB and grows to what is loaded).
+ * SPLADE and DupMAE encoders and the index (each memory starts at 1 MiB and grows to what is loaded).
  *
  * Configuration (wrangler.toml [vars] and bindings):
  *   MODEL_FILES   Fetcher binding holding the model folder (e.g. the ASSETS binding), or
@@ -14,14 +14,17 @@
  *   MODEL_DTYPE   f32 | f16 | q8_0 | q4_0: quantize on load to fit 128 MB (default: as stored)
  *   MAX_TOKENS, MAX_CONCURRENT, MAX_QUEUED, MAX_BODY_BYTES   request limits (defaults 512, 4, 64, 1 MiB)
  *   SPLADE_PATH   a SPLADE checkpoint folder in the same binding: POST /v1/embeddings
+ *                 with encoding "splade" (the default)
+ *   DUPMAE_PATH   a DupMAE checkpoint folder (BertForMaskedLM, optional sentence-transformers
+ *                 Dense projection) in the same binding: POST /v1/embeddings with encoding "dupmae"
  *   INDEX_PATH    an `edgespec index build` folder (meta.json, index.bin, docs.jsonl) made with
- *                 that encoder: POST /v1/search, queries pruned as the index says
+ *                 one of those encoders: POST /v1/search, queries pruned as the index says
  */
 import { loadCausalLM, type ModelSource, WEIGHT_DTYPES, type WeightDType } from "@edgespec/models";
-import { loadSpladeEncoder, SparseIndex, type SpladeEncoder } from "@edgespec/retrieval";
+import { type DupMaeEncoder, HybridIndex, loadDupMaeEncoder, loadSpladeEncoder, SparseIndex, type SpladeEncoder } from "@edgespec/retrieval";
 import { createBackend, type WasmBackend } from "@edgespec/runtime";
 import { rustModule } from "@edgespec/runtime/workerd";
-import { createHandler, type Handler, type MemoryEntry, type RetrievalOptions, snapshot } from "@edgespec/server";
+import { createHandler, type Handler, type MemoryEntry, type RetrievalOptions, type SearchCorpus, snapshot } from "@edgespec/server";
 import { type FetcherLike, FetcherModelSource, type R2BucketLike, R2ModelSource } from "./sources";
 
 export interface Env {
@@ -35,6 +38,7 @@ export interface Env {
   MAX_QUEUED?: string;
   MAX_BODY_BYTES?: string;
   SPLADE_PATH?: string;
+  DUPMAE_PATH?: string;
   INDEX_PATH?: string;
 }
 
@@ -96,8 +100,12 @@ interface IndexMeta {
   prune?: { topK?: number; queryTopK?: number };
 }
 
+/**
+ * The encoders and the index, each loaded on first use into its own wasm memory (reported by
+ * /healthz) and kept for the isolate's life (the server loads each once). An encoder's pruning
+ * comes from the index when the index was built with it (meta.json's mode and prune).
+ */
 function retrievalFrom(env: Env, sourceAt: (folder: string) => ModelSource): RetrievalOptions {
-  if (!env.SPLADE_PATH) return {};
   const index = env.INDEX_PATH ? sourceAt(env.INDEX_PATH) : undefined;
   // read on first use, so a missing file is a request's 503, not a failed isolate
   let metaRead: Promise<IndexMeta | undefined> | undefined;
@@ -111,22 +119,36 @@ function retrievalFrom(env: Env, sourceAt: (folder: string) => ModelSource): Ret
           },
         )
       : Promise.resolve(undefined));
-  const splade = async (): Promise<SpladeEncoder> => {
-    const prune = (await meta())?.prune ?? {};
-    const backend = await wasmBackend();
-    memories.set("splade", ["splade", backend]);
-    const encoder = await loadSpladeEncoder(sourceAt(env.SPLADE_PATH as string), {
-      backend,
-      topK: prune.topK,
-      query: prune.queryTopK === undefined ? undefined : { topK: prune.queryTopK },
-    });
-    memories.set("splade", ["splade", backend, snapshot(backend)]);
-    return encoder;
+  /** the index's pruning when it was built with this encoder */
+  const pruneFor = async (mode: "splade" | "dupmae") => {
+    const m = await meta();
+    return m?.mode === mode ? (m.prune ?? {}) : {};
   };
+  const encoder = <T>(name: "splade" | "dupmae", path: string | undefined, load: (source: ModelSource, backend: WasmBackend) => Promise<T>) =>
+    path
+      ? async (): Promise<T> => {
+          const backend = await wasmBackend();
+          memories.set(name, [name, backend]);
+          const loaded = await load(sourceAt(path), backend);
+          memories.set(name, [name, backend, snapshot(backend)]);
+          return loaded;
+        }
+      : undefined;
+  const splade = encoder("splade", env.SPLADE_PATH, async (source, backend): Promise<SpladeEncoder> => {
+    const prune = await pruneFor("splade");
+    return loadSpladeEncoder(source, { backend, topK: prune.topK, query: prune.queryTopK === undefined ? undefined : { topK: prune.queryTopK } });
+  });
+  const dupmae = encoder("dupmae", env.DUPMAE_PATH, async (source, backend): Promise<DupMaeEncoder> => {
+    const prune = await pruneFor("dupmae");
+    return loadDupMaeEncoder(source, { backend, topK: prune.topK });
+  });
   const search = index
-    ? async () => {
+    ? async (): Promise<SearchCorpus> => {
         const m = await meta();
-        if (m?.mode !== "splade") throw new Error(`INDEX_PATH holds a ${m?.mode} index; this Worker serves SPLADE indexes`);
+        const mode = m?.mode;
+        if (mode !== "splade" && mode !== "dupmae") throw new Error(`INDEX_PATH holds a ${mode} index; this Worker serves splade and dupmae indexes`);
+        const path = mode === "splade" ? "SPLADE_PATH" : "DUPMAE_PATH";
+        if (!env[path]) throw new Error(`INDEX_PATH holds a ${mode} index, which needs its encoder in ${path}`);
         const texts = new Map<number, string>();
         for (const line of new TextDecoder().decode(await index.open("docs.jsonl")).split("\n")) {
           if (!line) continue;
@@ -134,12 +156,20 @@ function retrievalFrom(env: Env, sourceAt: (folder: string) => ModelSource): Ret
           texts.set(d.id, d.text);
         }
         // Workers run only imported wasm: the index instantiates the module the runtime imported
-        const loaded = await SparseIndex.load(await index.open("index.bin"), { wasm: rustModule });
-        memories.set("index", ["index", loaded, snapshot(loaded)]);
-        return { mode: "splade" as const, index: loaded, texts };
+        const bytes = await index.open("index.bin");
+        if (mode === "splade") {
+          const loaded = await SparseIndex.load(bytes, { wasm: rustModule });
+          memories.set("index", ["index", loaded, snapshot(loaded)]);
+          return { mode, index: loaded, texts };
+        }
+        // a hybrid index is a sparse and a dense index, each in its own instance of the module
+        const loaded = await HybridIndex.load(bytes, { wasm: rustModule });
+        memories.set("index", ["index", loaded.sparse, snapshot(loaded.sparse)]);
+        memories.set("index:dense", ["index:dense", loaded.dense, snapshot(loaded.dense)]);
+        return { mode, index: loaded, texts };
       }
     : undefined;
-  return { splade, search };
+  return { splade, dupmae, search };
 }
 
 export default {

@@ -2,7 +2,8 @@
 // Worker beside this test, loads TinyStories-656K from a Fetcher binding that serves
 // ../shared (as static assets would), and answers over the EDGE service binding. The
 // expected texts come from the same requests answered in Node (vitest.workers.config.ts),
-// for the cases of apps/deno/cases.json that Deno and Chromium answer too.
+// for the cases of apps/deno/cases.json that Deno and Chromium answer too. A third Worker reads
+// everything from an R2 bucket that the R2 tests fill first.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
@@ -12,9 +13,12 @@ interface Edge {
 const edge = (env as unknown as { EDGE: Edge }).EDGE;
 /** the same Worker with MAX_CONCURRENT 1 and a queue of 32 */
 const queued = (env as unknown as { QUEUED: Edge }).QUEUED;
+/** the same Worker with every file in the R2 bucket WEIGHTS: the model, DupMAE and a DupMAE index */
+const r2edge = (env as unknown as { R2EDGE: Edge }).R2EDGE;
 const crossHost = JSON.parse((env as unknown as { CROSS_HOST: string }).CROSS_HOST) as {
   requests: Record<string, unknown>[];
-  node: { completions: string[]; plain: (string | null)[]; embeddings: unknown; search: unknown };
+  dupmaeRequest: Record<string, unknown>;
+  node: { completions: string[]; plain: (string | null)[]; embeddings: unknown; search: unknown; dupmae: unknown; searchDupmae: unknown };
 };
 
 interface Speculative {
@@ -198,6 +202,32 @@ describe("edgespec Worker in workerd", () => {
     expect(hits).toHaveLength(3);
   });
 
+  it("/v1/embeddings with encoding dupmae answers as in Node: the same JSON (dense and sparse parts, usage)", async () => {
+    const e = await post("/v1/embeddings", crossHost.dupmaeRequest);
+    expect(e.status).toBe(200);
+    const body = (await e.json()) as { data: { embedding: { dense: number[]; sparse: { indices: number[]; values: number[] } } }[] };
+    expect(body).toEqual(crossHost.node.dupmae);
+    // the fixture's Dense projection (128 -> 64) and the default 256 bag-of-words terms
+    expect(body.data).toHaveLength(2);
+    expect(body.data[0].embedding.dense).toHaveLength(64);
+    expect(body.data[0].embedding.sparse.indices).toHaveLength(256);
+  });
+
+  it("an encoding the Worker has no checkpoint for is a clear 400", async () => {
+    // the queued Worker has neither SPLADE_PATH nor DUPMAE_PATH
+    for (const encoding of ["dupmae", "splade"]) {
+      const r = await queued.fetch("http://queued/v1/embeddings", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ input: "the cat", encoding }),
+      });
+      expect(r.status, encoding).toBe(400);
+      const err = ((await r.json()) as { error: { message: string; code: string; param: string } }).error;
+      expect(err.message).toBe(`/v1/embeddings: this server has no ${encoding} encoder`);
+      expect([err.code, err.param]).toEqual(["unsupported_encoding", "encoding"]);
+    }
+  });
+
   it("malformed and oversized requests get clear 4xx JSON", async () => {
     const cases: [Promise<Response>, number, RegExp][] = [
       [post("/v1/completions", "{oops"), 400, /not valid JSON/],
@@ -232,12 +262,13 @@ describe("edgespec Worker in workerd", () => {
     const round = async () => {
       for (const r of [...crossHost.requests, ...drafted.map((r) => ({ ...r, stream: true }))]) await ok(post("/v1/completions", r));
       await ok(post("/v1/embeddings", { input: ["the cat", "a boat"], encoding: "splade" }));
+      await ok(post("/v1/embeddings", crossHost.dupmaeRequest));
       await ok(post("/v1/search", { query: "a cat on a mat", k: 3 }));
     };
     await round();
     const warm = await memory();
     console.log(`workerd wasm memory after a round of requests: ${JSON.stringify(warm)}`);
-    expect(Object.keys(warm.parts).sort()).toEqual(["index", "model:tinystories-656k", "splade"]);
+    expect(Object.keys(warm.parts).sort()).toEqual(["dupmae", "index", "model:tinystories-656k", "splade"]);
     const model = warm.parts["model:tinystories-656k"];
     // TinyStories-656K's f32 weights (2.6 MB) are in there, and the arena never held more than its memory
     expect(model.arena_used_bytes).toBeGreaterThan(2.5e6);
@@ -248,7 +279,7 @@ describe("edgespec Worker in workerd", () => {
     expect(load.wasm_bytes).toBeLessThan(4 * MB);
     expect(load.arena_peak_bytes).toBeGreaterThan(2.5e6);
     expect(load.wasm_bytes).toBeLessThanOrEqual(model.wasm_bytes);
-    for (const name of ["splade", "index"]) expect(warm.parts[name].loaded?.wasm_bytes, name).toBeGreaterThan(0);
+    for (const name of ["splade", "dupmae", "index"]) expect(warm.parts[name].loaded?.wasm_bytes, name).toBeGreaterThan(0);
     expect(warm.wasm_bytes).toBeLessThan(WASM_BUDGET);
     for (let i = 0; i < 3; i++) await round();
     const later = await memory();
@@ -257,5 +288,76 @@ describe("edgespec Worker in workerd", () => {
     expect(later.wasm_bytes).toBe(warm.wasm_bytes);
     expect(later.arena_used_bytes).toBe(warm.arena_used_bytes);
     expect(later.arena_peak_bytes).toBe(warm.arena_peak_bytes);
+  });
+});
+
+interface R2BucketPut {
+  put(key: string, value: ArrayBuffer): Promise<unknown>;
+}
+
+describe("edgespec Worker with its files in an R2 bucket", () => {
+  const bucket = (env as unknown as { WEIGHTS: R2BucketPut }).WEIGHTS;
+  const files = (env as unknown as { MODEL_FILES: Edge }).MODEL_FILES;
+  const paths = JSON.parse((env as unknown as { R2_FILES: string }).R2_FILES) as string[];
+
+  function ask(path: string, body: unknown): Promise<Response> {
+    return r2edge.fetch(`http://r2${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  }
+
+  it("reports nothing loaded, then serves the model from R2 once the bucket holds it", async () => {
+    const h = (await (await r2edge.fetch("http://r2/healthz")).json()) as { models: { id: string; loaded: boolean }[]; memory: Memory };
+    expect(h.models).toEqual([{ id: "tinystories-656k", loaded: false }]);
+    expect(h.memory.wasm_bytes).toBe(0);
+    // the bucket is empty: the load fails as a clear 503, and the next request tries again
+    const before = await ask("/v1/completions", crossHost.requests[0]);
+    expect(before.status).toBe(503);
+    expect(((await before.json()) as { error: { message: string } }).error.message).toMatch(
+      /model "tinystories-656k" could not be loaded: .*r2:models\/tinystories-656k/,
+    );
+    // copy the files into the bucket under keys without the leading /
+    expect(paths.some((p) => p.endsWith("tinystories-656k/model.safetensors"))).toBe(true);
+    for (const path of paths) {
+      const res = await files.fetch(`https://assets.local${path}`);
+      expect(res.status, path).toBe(200);
+      await bucket.put(path.slice(1), await res.arrayBuffer());
+    }
+  });
+
+  it("generates the same text from R2 as from the static-assets path (and as Node)", async () => {
+    for (const i of [0, 1, crossHost.requests.length - 1]) {
+      const req = crossHost.requests[i];
+      const fromR2 = await ask("/v1/completions", req);
+      expect(fromR2.status, JSON.stringify(req)).toBe(200);
+      const text = ((await fromR2.json()) as Completion).choices[0].text;
+      const fromAssets = ((await (await post("/v1/completions", req)).json()) as Completion).choices[0].text;
+      expect(text, JSON.stringify(req)).toBe(fromAssets);
+      expect(text, JSON.stringify(req)).toBe(crossHost.node.completions[i]);
+    }
+    // streamed too
+    const data = await events(await ask("/v1/completions", { ...crossHost.requests[1], stream: true }));
+    expect(data[data.length - 1]).toBe("[DONE]");
+    const streamed = data
+      .slice(0, -1)
+      .map((d) => (JSON.parse(d) as Completion).choices[0].text)
+      .join("");
+    expect(streamed).toBe(crossHost.node.completions[1]);
+  });
+
+  it("serves DupMAE embeddings and search on a DupMAE (hybrid) index from R2, as Node does", async () => {
+    const e = await ask("/v1/embeddings", crossHost.dupmaeRequest);
+    expect(e.status).toBe(200);
+    expect(await e.json()).toEqual(crossHost.node.dupmae);
+    const s = await ask("/v1/search", { query: "a cat on a mat", k: 3 });
+    expect(s.status).toBe(200);
+    const hits = ((await s.json()) as { data: { id: number; score: number; text: string }[] }).data;
+    expect(hits).toEqual(crossHost.node.searchDupmae);
+    expect(hits).toHaveLength(3);
+    // this Worker has no SPLADE checkpoint
+    const splade = await ask("/v1/embeddings", { input: "the cat", encoding: "splade" });
+    expect(splade.status).toBe(400);
+    await splade.text();
+    const m = ((await (await r2edge.fetch("http://r2/healthz")).json()) as { memory: Memory }).memory;
+    expect(Object.keys(m.parts).sort()).toEqual(["dupmae", "index", "index:dense", "model:tinystories-656k"]);
+    expect(m.wasm_bytes).toBeLessThan(WASM_BUDGET);
   });
 });
