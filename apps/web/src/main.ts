@@ -6,6 +6,7 @@ import { drawChart, type Series } from "./chart";
 import { FilesModelSource } from "./file-source";
 import { setupRetrieval } from "./retrieval";
 import { recordingDrafter, type StepRecord, stepHue, type TokenRole, tokenRoles } from "./steps";
+import { TreeView } from "./tree";
 import "./style.css";
 
 const $ = <T extends HTMLElement>(id: string) => {
@@ -37,6 +38,19 @@ const ui = {
   chart: $<HTMLCanvasElement>("chart"),
   compareTable: $<HTMLTableElement>("compare-results"),
 };
+
+const treeView = new TreeView({
+  box: $("tree-box"),
+  slider: $<HTMLInputElement>("tree-step"),
+  caption: $("tree-caption"),
+  tree: $("draft-tree"),
+  output: ui.output,
+});
+// a coloured token of the output shows the draft tree of its step
+ui.output.addEventListener("click", (e) => {
+  const step = (e.target as HTMLElement).dataset?.step;
+  if (step !== undefined) treeView.select(Number(step));
+});
 
 let loaded: LoadedModel | undefined;
 /** the backend of the loaded model; replaced (and its worker threads stopped) on every load */
@@ -151,6 +165,7 @@ async function run(spec: string, o: ReturnType<typeof options>, signal: AbortSig
       if (!live) return;
       const roles = tokenRoles([s]);
       for (const [i, r] of roles) paint(i, { ...r, step: steps.length - 1 });
+      treeView.push(s);
     });
   const gopts: GenerateOptions = { maxTokens: o.maxTokens, temperature: o.temperature, seed: o.seed, signal };
   if (o.topP !== undefined) gopts.topP = o.topP;
@@ -225,6 +240,7 @@ ui.generate.addEventListener("click", async () => {
   ui.output.dataset.done = "false";
   ui.output.dataset.steps = "0";
   ui.promptEcho.textContent = o.prompt;
+  treeView.reset(loaded.tokenizer);
   ui.runStats.textContent = "";
   setStatus("generating", `generating with ${spec === "none" ? "no drafter" : `drafter ${spec}`}…`);
   try {

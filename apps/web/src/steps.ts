@@ -1,6 +1,7 @@
 /**
  * Which generated token each speculative step produced: a drafter wrapper records, for every
- * verify step, where its pending token sits and how many drafts were accepted; each step then
+ * verify step, where its pending token sits, how many drafts were accepted and the draft tree
+ * the drafter proposed (from the VerifiedStep the engine hands to `observe`); each step then
  * owns its accepted drafts and the engine's bonus token after them.
  */
 import type { DraftContext, Drafter, DraftTree, VerifiedStep } from "@edgespec/decoding";
@@ -10,6 +11,56 @@ export interface StepRecord {
   pending: number;
   proposed: number;
   accepted: number;
+  /** the verified tree: set by recordingDrafter */
+  tree?: StepTree;
+}
+
+/** One verify step's draft tree: what was proposed, which path was accepted, the bonus token. */
+export interface StepTree {
+  /** the pending token the tree grows from */
+  root: number;
+  /** proposed tokens, parents first; parents[i] = -1: node i follows the root */
+  tokens: number[];
+  parents: number[];
+  /** accepted node indices, root first (a path) */
+  acceptedNodes: number[];
+  /** the engine's own token after the accepted path */
+  bonus: number;
+}
+
+export type TreeNodeRole = "root" | "accepted" | "rejected" | "bonus";
+
+export interface TreeNode {
+  /** index in the proposed tree; -1: the root, tokens.length: the bonus token */
+  node: number;
+  token: number;
+  /** -2 for the root, -1 for children of the root */
+  parent: number;
+  depth: number;
+  role: TreeNodeRole;
+  children: TreeNode[];
+}
+
+/**
+ * The step's tree for drawing: the root (pending token), every proposed node under its parent
+ * (accepted on the accepted path, rejected otherwise) and the bonus token as a child of the
+ * last accepted node (or of the root).
+ */
+export function draftTree(t: StepTree): TreeNode {
+  const root: TreeNode = { node: -1, token: t.root, parent: -2, depth: 0, role: "root", children: [] };
+  const nodes: TreeNode[] = [];
+  const accepted = new Set(t.acceptedNodes);
+  t.tokens.forEach((token, i) => {
+    const p = t.parents[i];
+    const parent = p < 0 ? root : nodes[p];
+    if (!parent) throw new Error(`draft node ${i} names parent ${p}, which does not come before it`);
+    const n: TreeNode = { node: i, token, parent: p, depth: parent.depth + 1, role: accepted.has(i) ? "accepted" : "rejected", children: [] };
+    nodes.push(n);
+    parent.children.push(n);
+  });
+  const last = t.acceptedNodes.length ? nodes[t.acceptedNodes[t.acceptedNodes.length - 1]] : root;
+  last.children.push({ node: t.tokens.length, token: t.bonus, parent: last.node, depth: last.depth + 1, role: "bonus", children: [] });
+  return root;
 }
 
 export type TokenRole = { step: number; kind: "accepted" | "bonus" };
@@ -44,7 +95,13 @@ export function recordingDrafter(inner: Drafter, onStep: (s: StepRecord) => void
     },
     observe(step: VerifiedStep) {
       inner.observe(step);
-      onStep({ pending: step.context.length - promptLength - 1, proposed: step.tree.tokens.length, accepted: step.acceptedNodes.length });
+      const { context, tree, acceptedNodes, bonus } = step;
+      onStep({
+        pending: context.length - promptLength - 1,
+        proposed: tree.tokens.length,
+        accepted: acceptedNodes.length,
+        tree: { root: context[context.length - 1], tokens: [...tree.tokens], parents: [...tree.parents], acceptedNodes: [...acceptedNodes], bonus },
+      });
     },
     free() {
       inner.free?.();

@@ -6,7 +6,12 @@
  * without drafters); then the retrieval demo on the random-weight splade-tiny checkpoint must
  * give the hits that the same library calls give in Node. The page is cross-origin isolated,
  * and the first load runs the kernels on 2 threads (the worker pool in browser Workers), the
- * second on one.
+ * second on one. The draft tree view must draw each step's proposed nodes with its accepted
+ * path in the step's colour (the output's accepted tokens of that step), its rejected nodes
+ * and its bonus token.
+ *
+ * The dev-server run saves a screenshot to test-results/playground.png (git-ignored); with
+ * EDGESPEC_SAVE_SCREENSHOT=1 also to results/playground.png, the committed one.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -40,6 +45,8 @@ function spladeFixture(): Promise<void> {
   return spladeReady;
 }
 const results = join(app, "test-results");
+/** the committed screenshot, rewritten only when asked (EDGESPEC_SAVE_SCREENSHOT=1) */
+const committedScreenshot = join(app, "results", "playground.png");
 
 /** A cross-host case, in generate()'s option names (the page's inputs). */
 interface Case {
@@ -238,8 +245,103 @@ async function exerciseRetrieval(page: Page): Promise<void> {
   for (const h of hits) expect(h.match).toMatch(/^matching terms: \S/);
 }
 
-/** The whole flow on one served page; returns the page for a screenshot. */
-async function exercise(url: string, screenshot?: string): Promise<void> {
+interface TreeNodeInfo {
+  role: string;
+  token: number;
+  node: number;
+  parent: number;
+  background: string;
+}
+
+/**
+ * The draft tree view of the step it shows: every proposed node is drawn (under a drawn
+ * parent), the accepted-coloured nodes are as many as the step accepted and are the output's
+ * accepted tokens of that step, in order, in the same colour; one bonus token, the output's.
+ * Returns the step's [proposed, accepted].
+ */
+async function checkTree(page: Page, step: number): Promise<[number, number]> {
+  const tree = page.locator("#draft-tree");
+  expect(Number(await tree.getAttribute("data-step"))).toBe(step);
+  const proposed = Number(await tree.getAttribute("data-proposed"));
+  const accepted = Number(await tree.getAttribute("data-accepted"));
+  const nodes: TreeNodeInfo[] = await page.locator("#draft-tree .tree-node").evaluateAll((els) =>
+    els.map((e) => {
+      const d = (e as HTMLElement).dataset;
+      return {
+        role: d.role ?? "",
+        token: Number(d.token),
+        node: Number(d.node ?? -1),
+        parent: Number(d.parent ?? -2),
+        background: getComputedStyle(e).backgroundColor,
+      };
+    }),
+  );
+  const out = await page.locator(`#output .tok[data-step="${step}"]`).evaluateAll((els) =>
+    els.map((e) => ({
+      kind: e.classList.contains("acc") ? "acc" : "bonus",
+      token: Number((e as HTMLElement).dataset.token),
+      background: getComputedStyle(e).backgroundColor,
+    })),
+  );
+  const what = `step ${step}`;
+  expect(
+    nodes.filter((n) => n.role === "root"),
+    what,
+  ).toHaveLength(1);
+  const drafted = nodes.filter((n) => n.role === "accepted" || n.role === "rejected");
+  expect(drafted, what).toHaveLength(proposed);
+  expect(new Set(drafted.map((n) => n.node)).size, what).toBe(proposed);
+  for (const n of drafted) expect(n.parent === -1 || drafted.some((m) => m.node === n.parent), `${what}: parent of node ${n.node}`).toBe(true);
+  const outAccepted = out.filter((o) => o.kind === "acc");
+  expect(outAccepted.length, what).toBe(accepted);
+  // accepted-coloured: the background the output gives this step's accepted tokens
+  const accColour = outAccepted[0]?.background;
+  const coloured = accColour ? nodes.filter((n) => n.background === accColour) : [];
+  expect(coloured.length, `${what}: accepted-coloured nodes`).toBe(accepted);
+  expect(coloured.every((n) => n.role === "accepted")).toBe(true);
+  expect(
+    coloured.map((n) => n.token),
+    `${what}: the accepted path is the output's accepted tokens`,
+  ).toEqual(outAccepted.map((o) => o.token));
+  const bonus = nodes.filter((n) => n.role === "bonus");
+  expect(
+    bonus.map((n) => n.token),
+    `${what}: bonus`,
+  ).toEqual(out.filter((o) => o.kind === "bonus").map((o) => o.token));
+  const rejected = drafted.filter((n) => n.role === "rejected");
+  expect(rejected.length, what).toBe(proposed - accepted);
+  for (const n of [...rejected, ...bonus]) expect(n.background, `${what}: ${n.role} colour`).not.toBe(accColour);
+  expect(await page.textContent("#tree-caption")).toMatch(new RegExp(`^step ${step + 1} of \\d+: ${proposed} proposed, ${accepted} accepted, bonus `));
+  return [proposed, accepted];
+}
+
+/** The tree view after a speculative run: the step of the first accepted token (clicked), then a step with accepted and rejected nodes left shown. */
+async function exerciseTree(page: Page, steps: number): Promise<void> {
+  expect(await page.isVisible("#tree-box")).toBe(true);
+  const slider = page.locator("#tree-step");
+  expect(Number(await slider.getAttribute("max"))).toBe(steps - 1);
+  // it follows the latest step while generating
+  expect(Number(await page.getAttribute("#draft-tree", "data-step"))).toBe(steps - 1);
+  const first = page.locator("#output .tok.acc").first();
+  const clicked = Number(await first.getAttribute("data-step"));
+  await first.click();
+  const [proposed, accepted] = await checkTree(page, clicked);
+  expect(proposed).toBeGreaterThan(0);
+  expect(accepted).toBeGreaterThan(0);
+  let mixed = -1;
+  // the last step's tokens may be cut by max tokens: the ones before it are compared in full
+  for (let i = 0; i < steps - 1 && mixed < 0; i++) {
+    await slider.fill(String(i));
+    const [p, a] = await checkTree(page, i);
+    if (a > 0 && p > a) mixed = i;
+  }
+  expect(mixed, "a step with accepted and rejected drafts").toBeGreaterThanOrEqual(0);
+  await slider.fill(String(mixed));
+  await checkTree(page, mixed);
+}
+
+/** The whole flow on one served page, with screenshots written to `screenshots`. */
+async function exercise(url: string, screenshots: string[] = []): Promise<void> {
   const page = await (await launch()).newPage({ viewport: { width: 1100, height: 1000 } });
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
@@ -284,6 +386,7 @@ async function exercise(url: string, screenshot?: string): Promise<void> {
     const spec = await generateText(page, "recycling", 96, c.text, 8);
     expect(spec.text).toBe(long.text);
     expect(spec.accepted).toBeGreaterThan(0);
+    await exerciseTree(page, spec.steps);
     expect(
       await page
         .locator("#output .tok.acc")
@@ -318,7 +421,7 @@ async function exercise(url: string, screenshot?: string): Promise<void> {
     });
     expect(inked).toBeGreaterThan(100);
 
-    if (screenshot) {
+    for (const screenshot of screenshots) {
       mkdirSync(dirname(screenshot), { recursive: true });
       await page.screenshot({ path: screenshot, fullPage: true });
     }
@@ -350,7 +453,7 @@ describe("playground in headless Chromium", () => {
     await spladeFixture();
     const server = await vite([]);
     try {
-      await exercise(`${server.url}/`, join(results, "playground.png"));
+      await exercise(`${server.url}/`, [join(results, "playground.png"), ...(process.env.EDGESPEC_SAVE_SCREENSHOT === "1" ? [committedScreenshot] : [])]);
     } finally {
       await server.close();
     }

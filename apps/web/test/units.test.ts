@@ -7,7 +7,7 @@ import { loadCausalLM } from "@edgespec/models";
 import { describe, expect, it } from "vitest";
 import { FilesModelSource, relativeNames } from "../src/file-source";
 import { documentLines, matchingTerms } from "../src/retrieval";
-import { tokenRoles } from "../src/steps";
+import { draftTree, type TreeNode, tokenRoles } from "../src/steps";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const modelDir = join(resolve(repoRoot, process.env.EDGESPEC_FIXTURES ?? "../shared"), "models", "tinystories-656k");
@@ -49,6 +49,33 @@ describe("tokenRoles", () => {
       [6, { step: 2, kind: "accepted" }],
       [7, { step: 2, kind: "bonus" }],
     ]);
+  });
+});
+
+describe("draftTree", () => {
+  it("hangs proposed nodes under their parents, marks the accepted path and adds the bonus after it", () => {
+    // root 7 -> a(10) -> b(11) -> c(12); a -> d(13); root -> e(14); accepted a, b; bonus 99
+    const root = draftTree({ root: 7, tokens: [10, 11, 12, 13, 14], parents: [-1, 0, 1, 0, -1], acceptedNodes: [0, 1], bonus: 99 });
+    const flat = (n: TreeNode): [number, string, number][] => [[n.token, n.role, n.depth], ...n.children.flatMap(flat)];
+    expect(flat(root)).toEqual([
+      [7, "root", 0],
+      [10, "accepted", 1],
+      [11, "accepted", 2],
+      [12, "rejected", 3],
+      [99, "bonus", 3],
+      [13, "rejected", 2],
+      [14, "rejected", 1],
+    ]);
+    // nothing accepted: the bonus follows the root; an empty tree is the root and the bonus
+    expect(draftTree({ root: 7, tokens: [10], parents: [-1], acceptedNodes: [], bonus: 5 }).children.map((c) => [c.token, c.role])).toEqual([
+      [10, "rejected"],
+      [5, "bonus"],
+    ]);
+    expect(flat(draftTree({ root: 7, tokens: [], parents: [], acceptedNodes: [], bonus: 5 }))).toEqual([
+      [7, "root", 0],
+      [5, "bonus", 1],
+    ]);
+    expect(() => draftTree({ root: 7, tokens: [1, 2], parents: [1, -1], acceptedNodes: [], bonus: 5 })).toThrow(/parent 1/);
   });
 });
 
