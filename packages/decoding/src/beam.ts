@@ -12,9 +12,14 @@
  * B' beams. A hypothesis scores sum / length^lengthPenalty, with length counting generated
  * tokens including its end token.
  *
- * Stopping follows Hugging Face: earlyStopping true stops a group once it holds B' finished
- * hypotheses; false also needs the best live beam's current score to be no better than the
- * worst finished one; "never" stops only when no live beam can still beat it.
+ * Stopping follows Hugging Face's GenerationMixin._beam_search (transformers ≥ 4.50), per group:
+ * earlyStopping true stops a group once it holds B' finished hypotheses; false also needs the
+ * best live beam's score, divided by the current length^lengthPenalty, to be no better than the
+ * worst finished one; "never" divides by maxTokens^lengthPenalty instead when lengthPenalty > 0
+ * (Hugging Face's bound, which also uses the current length when lengthPenalty ≤ 0). At
+ * maxTokens the beams still live at that step join their group's hypotheses, also in a group
+ * that filled up at that very step (Hugging Face scores those cut candidates before its stop
+ * check). test/hf-beam-reference.ts is an independent reference of these rules.
  */
 import { DecodingOptionsError } from "./errors";
 import { type BatchedCausalLM, isBatched, type ModelSequence, requireSyncRead } from "./model";
@@ -138,10 +143,11 @@ export function beamSearch(model: BatchedCausalLM, promptIds: readonly number[],
         const best = next.length ? next[0].score : Number.NEGATIVE_INFINITY;
         finished[g].done = next.length === 0 || isDone(finished[g], perGroup, best, step + 1, o);
       }
-      const liveNext = chosen.filter((c) => !finished[c.group].done);
-      if (liveNext.length === 0 || step + 1 === o.maxTokens) {
-        // cut at maxTokens: the live beams join the hypotheses (as Hugging Face's finalize does)
-        for (const c of liveNext)
+      if (step + 1 === o.maxTokens) {
+        // cut at maxTokens: every beam live at this step joins its group's hypotheses, even where
+        // the group filled up at this step (Hugging Face's _beam_search adds the top candidates
+        // that hit max length before it checks whether to stop)
+        for (const c of chosen)
           addHypothesis(finished[c.group], perGroup, {
             tokens: [...c.parent.tokens, c.token],
             logprob: c.logprob,
@@ -151,6 +157,8 @@ export function beamSearch(model: BatchedCausalLM, promptIds: readonly number[],
           });
         break;
       }
+      const liveNext = chosen.filter((c) => !finished[c.group].done);
+      if (liveNext.length === 0) break;
       // each parent's sequence goes to its first child; later children get a copy
       const claimed = new Set<ModelSequence>();
       const seqs: ModelSequence[] = [];
@@ -226,9 +234,10 @@ function isDone(f: Finished, keep: number, bestRunning: number, length: number, 
   if (f.hyps.length < keep) return false;
   if (o.earlyStopping === true) return true;
   if (o.earlyStopping === false) return worst(f) >= bestRunning / length ** o.lengthPenalty;
-  // "never": the best a live beam can still reach (scores only fall; a longer hypothesis
-  // divides by more when lengthPenalty > 0)
-  const bound = o.lengthPenalty > 0 ? bestRunning / o.maxTokens ** o.lengthPenalty : bestRunning / (length + 1) ** o.lengthPenalty;
+  // "never": Hugging Face's bound on what a live beam can still reach: with lengthPenalty > 0 a
+  // longer hypothesis divides by more, so the longest; otherwise the current length (a looser
+  // bound than length + 1, kept so the step counts match Hugging Face's)
+  const bound = bestRunning / (o.lengthPenalty > 0 ? o.maxTokens : length) ** o.lengthPenalty;
   return worst(f) >= bound;
 }
 

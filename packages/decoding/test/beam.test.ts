@@ -1,12 +1,15 @@
 /**
  * Beam search against exhaustive search on a real (random-weight) Llama whose vocabulary is
- * small enough to enumerate every sequence, and Diverse Beam Search's groups.
+ * small enough to enumerate every sequence, against an independent reference of Hugging Face's
+ * beam search (test/hf-beam-reference.ts) for each earlyStopping setting, and Diverse Beam
+ * Search's groups.
  */
 
 import type { LlamaModel } from "@edgespec/models";
 import { beforeAll, describe, expect, it } from "vitest";
-import { beamSearch } from "../src/beam";
+import { type BeamHypothesis, beamSearch } from "../src/beam";
 import { DecodingOptionsError } from "../src/errors";
+import { type ReferenceHypothesis, type ReferenceResult, type Rules, referenceBeamSearch } from "./hf-beam-reference";
 import { tinyRandomLlama } from "./tiny-model";
 
 const EOS = 0;
@@ -123,5 +126,141 @@ describe("beam search", () => {
     expect(() => beamSearch(model, p, { beams: 2, maxTokens: 3, temperature: 0.7 } as never)).toThrow(/deterministic/);
     expect(() => beamSearch(model, p, { beams: 2, maxTokens: 100 })).toThrow(/context length/);
     expect(() => beamSearch(model, p, { beams: 2, maxTokens: 3, endIds: [9] })).toThrow(/outside the vocabulary/);
+  });
+});
+
+/** The model's next-token log-softmax after prompt + generated: one fresh prefill, float64 normalisation. */
+function plainLogProbs(model: LlamaModel, prompt: readonly number[]): (generated: number[]) => number[] {
+  return (generated) => {
+    model.reset();
+    const logits = model.prefill([...prompt, ...generated]).logits;
+    let max = -Infinity;
+    for (const x of logits) max = Math.max(max, x);
+    let sum = 0;
+    for (const x of logits) sum += Math.exp(x - max);
+    const lse = max + Math.log(sum);
+    return Array.from(logits, (x) => x - lse);
+  };
+}
+
+function expectClose(actual: number, expected: number, what: string): void {
+  expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).toBeLessThanOrEqual(1e-9 * Math.abs(expected));
+}
+
+function expectSameHypotheses(actual: readonly BeamHypothesis[], expected: readonly ReferenceHypothesis[], where: string): void {
+  expect(
+    actual.map((h) => h.tokens),
+    where,
+  ).toEqual(expected.map((h) => h.tokens));
+  expect(
+    actual.map((h) => [h.finished, h.group]),
+    where,
+  ).toEqual(expected.map((h) => [h.finished, h.group]));
+  actual.forEach((h, i) => {
+    expectClose(h.score, expected[i].score, `${where} score #${i}`);
+    expectClose(h.logprob, expected[i].logprob, `${where} logprob #${i}`);
+  });
+}
+
+/** What a run produced, for telling earlyStopping settings apart. */
+function outcome(r: ReferenceResult): string {
+  return `${r.steps}|${r.hypotheses.map((h) => `${h.tokens.join(",")}:${h.score}`).join(";")}`;
+}
+
+const SETTINGS = [true, false, "never"] as const;
+
+describe("beam search against a reference of Hugging Face's beam search", () => {
+  let model: LlamaModel;
+  beforeAll(async () => {
+    // vocab 12 ≥ 2·beams: at the first step Hugging Face scores the beams − 1 copies of the
+    // prompt at −1e9, and with at least 2·beams real candidates it never keeps one of them
+    // (beamSearch starts from the prompt alone)
+    model = await tinyRandomLlama({ vocab: 12, seed: 5, scale: 1.5 });
+  });
+
+  it("matches tokens, scores and step counts for earlyStopping true, false and never", () => {
+    let cases = 0;
+    let trueVsFalse = 0;
+    let falseVsNever = 0;
+    let stepsDiffer = 0;
+    let cutBeatsEnded = 0;
+    for (const prompt of [[1, 2, 3], [5], [7, 4, 9, 2]])
+      for (const beams of [2, 3, 5])
+        for (const lengthPenalty of [-1, 0, 1, 2])
+          for (const maxTokens of [2, 3, 5, 8]) {
+            const seen = new Map<string, ReferenceResult>();
+            for (const earlyStopping of SETTINGS) {
+              const where = `prompt ${prompt} beams ${beams} lengthPenalty ${lengthPenalty} maxTokens ${maxTokens} earlyStopping ${earlyStopping}`;
+              const opts = { beams, maxTokens, lengthPenalty, earlyStopping, numReturn: beams, endIds: [EOS] };
+              const ref = referenceBeamSearch(plainLogProbs(model, prompt), { ...opts, eos: EOS, rules: "beam-search" });
+              const r = beamSearch(model, prompt, opts);
+              expect(r.stats.steps, where).toBe(ref.steps);
+              expectSameHypotheses(r.hypotheses, ref.hypotheses, where);
+              expectSameHypotheses(r.groups[0], ref.groups[0], `${where} (group list)`);
+              seen.set(String(earlyStopping), ref);
+              if (earlyStopping === true && ref.hypotheses.some((h) => !h.finished) && ref.steps === maxTokens) cutBeatsEnded++;
+              cases++;
+            }
+            const [t, f, n] = SETTINGS.map((e) => seen.get(String(e)) as ReferenceResult);
+            if (outcome(t) !== outcome(f)) trueVsFalse++;
+            if (outcome(f) !== outcome(n)) falseVsNever++;
+            if (t.steps !== f.steps || f.steps !== n.steps) stepsDiffer++;
+          }
+    expect(cases).toBe(3 * 3 * 4 * 4 * 3);
+    // the settings matter on this model: they change results and the number of steps
+    expect(trueVsFalse).toBeGreaterThan(0);
+    expect(falseVsNever).toBeGreaterThan(0);
+    expect(stepsDiffer).toBeGreaterThan(0);
+    // earlyStopping true that filled up only at maxTokens still takes better cut beams
+    expect(cutBeatsEnded).toBeGreaterThan(0);
+  });
+
+  it("earlyStopping true: a beam cut at maxTokens beats an ended hypothesis from the same last step", () => {
+    // the group fills up at its last step (maxTokens 2); Hugging Face's _beam_search still
+    // scores the candidates cut at max length before it stops
+    const prompt = [1, 2, 3];
+    const opts = { beams: 2, maxTokens: 2, lengthPenalty: 2, earlyStopping: true, numReturn: 2, endIds: [EOS] } as const;
+    const ref = referenceBeamSearch(plainLogProbs(model, prompt), { ...opts, eos: EOS, rules: "beam-search" });
+    expect(ref.hypotheses.map((h) => h.finished)).toEqual([true, false]);
+    const r = beamSearch(model, prompt, opts);
+    expectSameHypotheses(r.hypotheses, ref.hypotheses, "earlyStopping true at maxTokens");
+  });
+
+  it('earlyStopping "never" with lengthPenalty < 0: Hugging Face\'s bound, and cut beams kept at maxTokens', () => {
+    // with lengthPenalty < 0 Hugging Face bounds a live beam by its score / currentLength^lengthPenalty;
+    // at maxTokens 3 the best cut beam ([1, 1, 1]) beats an ended one, at maxTokens 8 the search
+    // runs one step longer than a tighter bound would
+    const prompt = [1, 2, 3];
+    for (const maxTokens of [3, 8]) {
+      const opts = { beams: 3, maxTokens, lengthPenalty: -1, earlyStopping: "never", numReturn: 3, endIds: [EOS] } as const;
+      const ref = referenceBeamSearch(plainLogProbs(model, prompt), { ...opts, eos: EOS, rules: "beam-search" });
+      if (maxTokens === 3) expect(ref.hypotheses.some((h) => !h.finished)).toBe(true);
+      const r = beamSearch(model, prompt, opts);
+      expect(r.stats.steps).toBe(ref.steps);
+      expectSameHypotheses(r.hypotheses, ref.hypotheses, `never, lengthPenalty -1, maxTokens ${maxTokens}`);
+    }
+  });
+
+  it("diverse beam search: per-group early stopping, where Hugging Face's group beam search agrees", async () => {
+    // Hugging Face's _group_beam_search runs the older BeamSearchScorer, whose rules differ from
+    // _beam_search's in corner cases (see hf-beam-reference.ts); this case is outside them: both
+    // rule sets give the same result, and beamSearch gives it too.
+    const m = await tinyRandomLlama({ vocab: 12, seed: 3, scale: 1.5 });
+    const prompt = [5];
+    const seen = new Map<string, ReferenceResult>();
+    for (const earlyStopping of SETTINGS) {
+      const opts = { beams: 6, groups: 3, diversityPenalty: 0.5, maxTokens: 5, lengthPenalty: 1, earlyStopping, numReturn: 6, endIds: [EOS] };
+      const r = beamSearch(m, prompt, opts);
+      for (const rules of ["beam-search", "group-scorer"] as Rules[]) {
+        const ref = referenceBeamSearch(plainLogProbs(m, prompt), { ...opts, eos: EOS, rules });
+        const where = `earlyStopping ${earlyStopping} (${rules} rules)`;
+        expect(r.stats.steps, where).toBe(ref.steps);
+        expectSameHypotheses(r.hypotheses, ref.hypotheses, where);
+        for (let g = 0; g < 3; g++) expectSameHypotheses(r.groups[g], ref.groups[g], `${where} group ${g}`);
+        seen.set(String(earlyStopping), ref);
+      }
+    }
+    expect(outcome(seen.get("true") as ReferenceResult)).not.toBe(outcome(seen.get("false") as ReferenceResult));
+    m.free();
   });
 });
