@@ -55,3 +55,29 @@ export const SPEC_SUITE: readonly SpecPrompt[] = [
     prompt: "Tom lost his hat in the park. His dog found it under a bench. Where was the hat? The hat was",
   },
 ];
+
+/**
+ * Earlier traffic for the drafters' hot start: distinct story openings, none of them in the
+ * suite. A deployment's drafter has served requests before the one being measured; Token
+ * Recycling's adjacency matrix (and ADED's / STAND's stores) are meant to be kept across
+ * them (Token Recycling §3.1, "hot start": Spec-Bench MATs are measured that way). Each
+ * measured round's fresh drafter first serves these, untimed, then the suite.
+ */
+export const WARMUP_PROMPTS: readonly string[] = [
+  "Once there was a",
+  "The sun was",
+  "A little boy",
+  "In the park",
+  "The cat",
+  "Mom said",
+  "One morning",
+  "Sara and Ben",
+  "The big dog",
+  "It was a rainy day",
+  "The bird",
+  "Tim wanted",
+  "Anna had a",
+  "The old man",
+  "Lucy saw",
+  "A frog",
+];

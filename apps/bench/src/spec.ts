@@ -12,7 +12,11 @@
  * The drafters include stories260K transplanted onto TinyStories-656K's tokenizer (see
  * transplant.ts): a draft model across tokenizers, for TinyStories-656K only.
  *
- *   edgespec bench spec [--drafter a,b,...] [--quick] [--json]
+ * Every round's fresh drafter first serves WARMUP_PROMPTS (untimed, never the suite's
+ * prompts): the hot start of Token Recycling's paper, where stores persist across requests.
+ * `--warmup N` serves the first N of them (0: every drafter starts cold).
+ *
+ *   edgespec bench spec [--drafter a,b,...] [--budget N] [--warmup N] [--quick] [--json]
  */
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -25,7 +29,7 @@ import { resolveModelSource } from "@edgespec/models/node";
 import { WasmBackend } from "@edgespec/runtime";
 import { randomWeights, SHAPES } from "./decode";
 import { fixtures, repoRoot } from "./paths";
-import { SPEC_SUITE, type SpecCategory } from "./spec-suite";
+import { SPEC_SUITE, type SpecCategory, WARMUP_PROMPTS } from "./spec-suite";
 import { median } from "./stats";
 import { writeTransplantedDrafter } from "./transplant";
 
@@ -78,13 +82,19 @@ export async function benchSpec(argv: string[]): Promise<number> {
   const fixedBudget = bi >= 0 ? Number(argv[bi + 1]) : undefined;
   if (fixedBudget !== undefined && (!Number.isInteger(fixedBudget) || fixedBudget < 0))
     throw new Error(`--budget must be a non-negative integer, got ${argv[bi + 1]}`);
+  const wi = argv.indexOf("--warmup");
+  const warmup = wi >= 0 ? Number(argv[wi + 1]) : quick ? 4 : WARMUP_PROMPTS.length;
+  if (!Number.isInteger(warmup) || warmup < 0 || warmup > WARMUP_PROMPTS.length)
+    throw new Error(`--warmup must be an integer in [0, ${WARMUP_PROMPTS.length}], got ${argv[wi + 1]}`);
   const rounds = quick ? 1 : 3;
   const maxTokens = quick ? 48 : 128;
   const suite = quick ? SPEC_SUITE.filter((_, i) => i % 4 === 0) : SPEC_SUITE;
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const results: SpecResult[] = [];
   const categories = [...new Set(suite.map((p) => p.category))];
-  log(`edgespec speculative benchmark: ${suite.length} prompts × ${maxTokens} tokens, ${rounds} round(s), greedy, one thread`);
+  log(
+    `edgespec speculative benchmark: ${suite.length} prompts × ${maxTokens} tokens, ${rounds} round(s), greedy, one thread; drafters warmed on ${warmup} other prompts`,
+  );
 
   const models = await loadModels();
   // the budget SmolLM2-135M's own cost curve picks, for the projection
@@ -134,17 +144,14 @@ export async function benchSpec(argv: string[]): Promise<number> {
         // deployment's requests, but never see a prompt twice: greedy outputs repeat exactly.
         for (let r = -1; r < (draftBudgetOverride === undefined ? rounds : 1); r++) {
           const drafter = (await createDrafter(spec, { model, tokenizer, loadModel: loadDraftModel })) as Drafter;
+          const fixed = draftBudgetOverride ?? fixedBudget;
+          const budgetOption = fixed !== undefined ? { draftBudget: fixed } : {};
+          for (const p of WARMUP_PROMPTS.slice(0, warmup)) await generate(model, tokenizer, p, { temperature: 0, maxTokens, drafter, ...budgetOption });
           const byCat = new Map<SpecCategory, number>();
           for (const p of suite) {
             const t = performance.now();
             // the measured budget is the default (with back-off while drafting does not pay); a fixed one is passed
-            const fixed = draftBudgetOverride ?? fixedBudget;
-            const out = await generate(model, tokenizer, p.prompt, {
-              temperature: 0,
-              maxTokens,
-              drafter,
-              ...(fixed !== undefined ? { draftBudget: fixed } : {}),
-            });
+            const out = await generate(model, tokenizer, p.prompt, { temperature: 0, maxTokens, drafter, ...budgetOption });
             byCat.set(p.category, (byCat.get(p.category) ?? 0) + performance.now() - t);
             const tot = totals.get(p.category) as RunTotals;
             const s = out.stats.speculative;
