@@ -2,7 +2,7 @@
 """Straightforward numpy Orthogonal Matching Pursuit: the speed and correctness reference for
 edgespec's Rust OMP solver (kernels/rust/src/omp.rs), used by `edgespec bench transplant`.
 
-    python3 tools/reference/omp_numpy.py IN.bin OUT.bin [--method lstsq|cholesky]
+    python3 tools/reference/omp_numpy.py IN.bin OUT.bin [--method lstsq|cholesky] [--ridge R]
 
 IN.bin:  u32 n_atoms, u32 dim, u32 n_targets, u32 k, then f32 dictionary [n_atoms, dim] and
          f32 targets [n_targets, dim], little-endian.
@@ -13,7 +13,9 @@ The textbook algorithm, one target at a time (what a numpy user writes):
   pick the atom with the largest |<r, d>| / ||d|| (ties: lowest index, as numpy's argmax),
   least squares on the chosen atoms (np.linalg.lstsq, or a growing Cholesky factor of
   their Gram matrix with --method cholesky), r = y - D_S x; stop after k atoms or when no
-  atom correlates with r. Arithmetic is float64. Run it on one thread
+  atom correlates with r. With --ridge R > 0 the chosen atoms' final coefficients are
+  solved once more as (A^T A + lambda I) x = A^T y, lambda = R * mean(diag(A^T A)) (the
+  atoms chosen do not change). Arithmetic is float64. Run it on one thread
   (OPENBLAS_NUM_THREADS=1) to compare against the single-threaded wasm solver.
 """
 import json
@@ -68,11 +70,23 @@ def omp_cholesky(D, norms, y, k):
     return sel, x
 
 
+def ridge_coefficients(D, sel, y, ridge):
+    A = D[sel].T
+    G = A.T @ A
+    lam = ridge * np.trace(G) / len(sel)
+    return np.linalg.solve(G + lam * np.eye(len(sel)), A.T @ y)
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     method = "cholesky" if "--method" in sys.argv and sys.argv[sys.argv.index("--method") + 1] == "cholesky" else "lstsq"
     if "--method" in sys.argv:
         args.remove(sys.argv[sys.argv.index("--method") + 1])
+    ridge = 0.0
+    if "--ridge" in sys.argv:
+        value = sys.argv[sys.argv.index("--ridge") + 1]
+        args.remove(value)
+        ridge = float(value)
     src, dst = args
     raw = open(src, "rb").read()
     n_atoms, dim, n_targets, k = np.frombuffer(raw[:16], dtype="<u4").astype(int)
@@ -88,13 +102,15 @@ def main():
     t0 = time.perf_counter()
     for t in range(n_targets):
         sel, x = solve(D, norms, Y[t], k)
+        if ridge > 0 and sel:
+            x = ridge_coefficients(D, sel, Y[t], ridge)
         idx[t, : len(sel)] = sel
         coef[t, : len(sel)] = x
     seconds = time.perf_counter() - t0
     with open(dst, "wb") as f:
         f.write(idx.tobytes())
         f.write(coef.tobytes())
-    print(json.dumps({"seconds": seconds, "method": method}))
+    print(json.dumps({"seconds": seconds, "method": method, "ridge": ridge}))
 
 
 if __name__ == "__main__":

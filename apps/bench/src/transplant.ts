@@ -10,9 +10,10 @@
  * stories260K (half each), from BOS with no prompt. Neither model is a base and a donor's
  * reference at once in a way the text favours more than its own sampling does.
  *
- * Speed: the OMP problem of the first pair (donor embeddings of the new tokens over the donor
- * anchor embeddings, k = 64) solved by the Rust wasm solver and by a straightforward numpy
- * OMP on one thread (tools/reference/omp_numpy.py), with the share of identical atoms.
+ * Speed: the OMP problem of the first pair as a transplant at the default settings poses it
+ * (donor embeddings of the new tokens over the donor anchor embeddings, centred, k = 64, ridge
+ * 1) solved by the Rust wasm solver and by a straightforward numpy OMP on one thread
+ * (tools/reference/omp_numpy.py), with the share of identical atoms.
  *
  *   edgespec bench transplant [--quick] [--json]
  */
@@ -24,7 +25,18 @@ import { join } from "node:path";
 import { generate } from "@edgespec/decoding";
 import { resolveModelSource } from "@edgespec/models/node";
 import { createBackend, OmpSolver } from "@edgespec/runtime";
-import { type Checkpoint, checkpointFiles, checkpointModel, matchVocabularies, readCheckpoint, scoreTexts, transplantTokenizer } from "@edgespec/transplant";
+import {
+  type Checkpoint,
+  checkpointFiles,
+  checkpointModel,
+  DEFAULT_K,
+  DEFAULT_RIDGE,
+  matchVocabularies,
+  ompProblem,
+  readCheckpoint,
+  scoreTexts,
+  transplantTokenizer,
+} from "@edgespec/transplant";
 import { fixtures, repoRoot } from "./paths";
 import { median } from "./stats";
 
@@ -75,15 +87,15 @@ export async function heldOutStories(models: Checkpoint[], perModel: number, max
 }
 
 /**
- * stories260K speaking TinyStories-656K's tokenizer (OMP, k = 8: the best k of this
- * benchmark at these hidden sizes), written as a model folder under `dir`: a cross-tokenizer
- * draft model for TinyStories-656K. Returns the folder.
+ * stories260K speaking TinyStories-656K's tokenizer (OMP at the default settings: k = 64,
+ * centred, ridge 1), written as a model folder under `dir`: a cross-tokenizer draft model for
+ * TinyStories-656K. Returns the folder.
  */
 export async function writeTransplantedDrafter(dir: string): Promise<string> {
   const base = await readCheckpoint(await resolveModelSource(fixtures("transplant", "models", "stories260K")));
   const donor = await readCheckpoint(await resolveModelSource(fixtures("transplant", "models", "tinystories-656k")));
-  const r = await transplantTokenizer(base, donor, { method: "omp", k: 8 });
-  const out = join(dir, "stories260k-omp8-tinystories");
+  const r = await transplantTokenizer(base, donor, { method: "omp" });
+  const out = join(dir, "stories260k-omp-tinystories");
   mkdirSync(out, { recursive: true });
   for (const [name, bytes] of checkpointFiles(r.checkpoint, r.record)) writeFileSync(join(out, name), bytes);
   return out;
@@ -167,26 +179,24 @@ export interface OmpSpeed {
 
 /** The pair's embed_tokens OMP problem, timed in wasm and in numpy; undefined without python3 + numpy. */
 function ompSpeed(base: Checkpoint, donor: Checkpoint, solver: OmpSolver, rounds: number): OmpSpeed | undefined {
-  const k = 64;
+  const k = DEFAULT_K;
+  const ridge = DEFAULT_RIDGE;
   const match = matchVocabularies(base.tokenizer, donor.tokenizer);
   const emb = donor.tensors.get("model.embed_tokens.weight");
   if (!emb) return undefined;
   const dim = emb.shape[1];
-  const rows = (ids: ArrayLike<number>) => {
-    const out = new Float32Array(ids.length * dim);
-    for (let i = 0; i < ids.length; i++) out.set(emb.data.subarray(ids[i] * dim, (ids[i] + 1) * dim), i * dim);
-    return out;
-  };
-  const targetIds = Array.from({ length: emb.shape[0] }, (_, i) => i).filter((i) => match.donorToBase[i] < 0);
-  const dict = rows(match.anchors);
-  const targets = rows(targetIds);
+  // the transplant's own problem: centred anchor rows and targets (see initialize.ts)
+  const problem = ompProblem({ data: emb.data, rows: emb.shape[0], dim }, match);
+  const targetIds = Int32Array.from({ length: emb.shape[0] }, (_, i) => i).filter((i) => match.donorToBase[i] < 0);
+  const dict = problem.dictionary;
+  const targets = problem.targets(targetIds);
   const nA = match.anchors.length;
   const nT = targetIds.length;
   const times: number[] = [];
-  let ours = solver.solve(dict, nA, targets, nT, { k });
+  let ours = solver.solve(dict, nA, targets, nT, { k, ridge });
   for (let i = 0; i < rounds; i++) {
     const t0 = performance.now();
-    ours = solver.solve(dict, nA, targets, nT, { k });
+    ours = solver.solve(dict, nA, targets, nT, { k, ridge });
     times.push((performance.now() - t0) / 1000);
   }
 
@@ -204,7 +214,7 @@ function ompSpeed(base: Checkpoint, donor: Checkpoint, solver: OmpSolver, rounds
     const runNumpy = (method: string) => {
       const secs: number[] = [];
       for (let i = 0; i < rounds; i++) {
-        const p = spawnSync(python, [script, input, join(dir, `out-${method}.bin`), "--method", method], {
+        const p = spawnSync(python, [script, input, join(dir, `out-${method}.bin`), "--method", method, "--ridge", String(ridge)], {
           env: { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" },
           encoding: "utf8",
         });

@@ -43,12 +43,6 @@ export async function transplantCommand(argv: string[]): Promise<number> {
   };
   const base = await readCheckpoint(await sourceOf(baseRef), { tokenizer: await tokenizerOf("base-tokenizer") });
   const donor = await readCheckpoint(await sourceOf(donorRef), { tokenizer: await tokenizerOf("donor-tokenizer") });
-  const donorHidden = donor.config.hiddenSize;
-  if (method === "omp" && k > donorHidden / 8) {
-    process.stderr.write(
-      `note: k = ${k} is large for the donor's hidden size ${donorHidden}; on the models of \`edgespec bench transplant\` (hidden 64-128) k = 8 approximated best\n`,
-    );
-  }
   const bar = progressLine();
   const result = await transplantTokenizer(base, donor, { method, k, seed, onProgress: bar });
   const files = checkpointFiles(result.checkpoint, { ...result.record, base: baseRef, donor: donorRef });

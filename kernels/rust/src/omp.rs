@@ -9,6 +9,11 @@
 //!   3. solve L z = D_S y by one forward step and L^T x = z by back substitution;
 //!   4. recompute the residual r = y - D_S x; stop at k atoms, at ||r|| <= tol * ||y||,
 //!      or when no atom correlates with r any more.
+//! With `ridge` > 0 the final coefficients of the chosen atoms are ridge-regularised least
+//! squares, (G + lambda I) x = D_S y with G = L L^T their Gram matrix and lambda = ridge times
+//! the mean squared norm of the chosen atoms (the selection itself is plain OMP). With k close
+//! to the dimension the plain solve fits the target exactly with an ill-conditioned system;
+//! the ridge keeps the coefficients small.
 //! Targets run in batches so that each pass over the dictionary (the dominant cost,
 //! n_atoms * dim per step) serves several residuals while they sit in cache.
 
@@ -83,11 +88,12 @@ pub extern "C" fn omp_batch(
     k: usize,
     tol: f32,
     normalize: i32,
+    ridge: f32,
     out_idx: *mut i32,
     out_coef: *mut f32,
     out_resid: *mut f32,
 ) -> i32 {
-    if n_atoms == 0 || dim == 0 || k == 0 || k > n_atoms || k > dim {
+    if n_atoms == 0 || dim == 0 || k == 0 || k > n_atoms || k > dim || !(ridge >= 0.0) || !ridge.is_finite() {
         return E_ARGS;
     }
     let dict = unsafe { core::slice::from_raw_parts(dict, n_atoms * dim) };
@@ -97,13 +103,14 @@ pub extern "C" fn omp_batch(
     let out_resid = unsafe { core::slice::from_raw_parts_mut(out_resid, n_targets) };
 
     let mut scratch = Scratch::new();
-    let (norm2, inv_norm, resid, corr) = match (
+    let (norm2, inv_norm, resid, corr, gram) = match (
         scratch.take::<f64>(n_atoms),
         scratch.take::<f32>(n_atoms),
         scratch.take::<f32>(BATCH * dim),
         scratch.take::<f32>(BATCH * n_atoms),
+        scratch.take::<f64>(k * k),
     ) {
-        (Some(a), Some(b), Some(c), Some(d)) => (a, b, c, d),
+        (Some(a), Some(b), Some(c), Some(d), Some(e)) => (a, b, c, d, e),
         _ => return E_NOMEM,
     };
     for a in 0..n_atoms {
@@ -208,8 +215,22 @@ pub extern "C" fn omp_batch(
             }
         }
         for i in 0..nb {
-            let slot = slots_mem[i].as_ref().unwrap();
+            let slot = slots_mem[i].as_mut().unwrap();
             let t = slot.target;
+            if ridge > 0.0 && slot.s > 0 {
+                ridge_solve(slot, norm2, ridge as f64, gram);
+                let y = &targets[t * dim..(t + 1) * dim];
+                let r = &mut resid[i * dim..(i + 1) * dim];
+                r.copy_from_slice(y);
+                for j in 0..slot.s {
+                    let xa = slot.x[j] as f32;
+                    let a = slot.sel[j] as usize;
+                    let da = &dict[a * dim..(a + 1) * dim];
+                    for d in 0..dim {
+                        r[d] -= xa * da[d];
+                    }
+                }
+            }
             for j in 0..k {
                 if j < slot.s {
                     out_idx[t * k + j] = slot.sel[j];
@@ -290,6 +311,58 @@ fn step(slot: &mut Slot, c: &mut [f32], inv_norm: &[f32], norm2: &[f64], dict: &
             slot.x[j] = v / slot.chol[j * k + j];
         }
         return true;
+    }
+}
+
+/// Ridge coefficients of the chosen atoms: (L L^T + lambda I) x = b, lambda = ridge * mean(||d_j||^2),
+/// by a Cholesky factor of that (positive definite) matrix in `m`; overwrites slot.z and slot.x.
+fn ridge_solve(slot: &mut Slot, norm2: &[f64], ridge: f64, m: &mut [f64]) {
+    let n = slot.s;
+    let k = slot.sel.len();
+    let mut tr = 0.0f64;
+    for j in 0..n {
+        tr += norm2[slot.sel[j] as usize];
+    }
+    let lambda = ridge * tr / n as f64;
+    // lower triangle of G + lambda I, G = L L^T
+    for i in 0..n {
+        for j in 0..=i {
+            let mut v = 0.0f64;
+            for l in 0..=j {
+                v += slot.chol[i * k + l] * slot.chol[j * k + l];
+            }
+            m[i * k + j] = if i == j { v + lambda } else { v };
+        }
+    }
+    for j in 0..n {
+        let mut d = m[j * k + j];
+        for l in 0..j {
+            d -= m[j * k + l] * m[j * k + l];
+        }
+        let d = libm_sqrt(d);
+        m[j * k + j] = d;
+        for i in (j + 1)..n {
+            let mut v = m[i * k + j];
+            for l in 0..j {
+                v -= m[i * k + l] * m[j * k + l];
+            }
+            m[i * k + j] = v / d;
+        }
+    }
+    for i in 0..n {
+        let mut v = slot.b[i];
+        for l in 0..i {
+            v -= m[i * k + l] * slot.z[l];
+        }
+        slot.z[i] = v / m[i * k + i];
+    }
+    for ii in 0..n {
+        let i = n - 1 - ii;
+        let mut v = slot.z[i];
+        for l in (i + 1)..n {
+            v -= m[l * k + i] * slot.x[l];
+        }
+        slot.x[i] = v / m[i * k + i];
     }
 }
 

@@ -72,6 +72,33 @@ describe("OMP", () => {
     });
   }
 
+  it("ridge: same atoms as plain OMP, the reference's regularised coefficients, smaller than plain ones", () => {
+    const [nAtoms, dim, k] = [120, 32, 32]; // k = dim: the plain solve fits exactly
+    const r = rng(4242);
+    const dict = gaussian(r, nAtoms * dim).map((v, i) => v * (0.5 + (((i / dim) | 0) % 5)) * 0.3);
+    const nT = 21;
+    const targets = gaussian(r, nT * dim);
+    const plain = omp.solve(dict, nAtoms, targets, nT, { k });
+    const got = omp.solve(dict, nAtoms, targets, nT, { k, ridge: 0.5 });
+    const want = ompReference(dict, nAtoms, targets, nT, { k, ridge: 0.5 });
+    expect(Array.from(got.indices)).toEqual(Array.from(plain.indices));
+    expect(Array.from(got.indices)).toEqual(Array.from(want.indices));
+    for (let i = 0; i < got.coefficients.length; i++) expect(got.coefficients[i]).toBeCloseTo(want.coefficients[i], 4);
+    let plainNorm = 0;
+    let ridgeNorm = 0;
+    for (let i = 0; i < got.coefficients.length; i++) {
+      plainNorm += plain.coefficients[i] ** 2;
+      ridgeNorm += got.coefficients[i] ** 2;
+    }
+    expect(ridgeNorm).toBeLessThan(0.5 * plainNorm);
+    for (let t = 0; t < nT; t++) {
+      expect(plain.residualNorms[t]).toBeLessThan(1e-3);
+      expect(got.residualNorms[t]).toBeGreaterThan(1e-2);
+      expect(got.residualNorms[t]).toBeCloseTo(want.residualNorms[t], 3);
+    }
+    expect(() => omp.solve(dict, nAtoms, targets, nT, { k, ridge: -1 })).toThrow(OutOfRangeError);
+  });
+
   it("stops early at the tolerance and skips duplicate (dependent) atoms", () => {
     const dim = 8;
     const e = (i: number) => Float32Array.from({ length: dim }, (_, j) => (j === i ? 1 : 0));

@@ -9,10 +9,12 @@ export { type LmScore, scoreTexts } from "./evaluate";
 export {
   checkK,
   DEFAULT_K,
+  DEFAULT_RIDGE,
   type InitializedMatrix,
   type InitializeOptions,
   initializeMatrix,
   type Matrix,
+  ompProblem,
   TRANSPLANT_METHODS,
   type TransplantMethod,
 } from "./initialize";

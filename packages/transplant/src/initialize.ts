@@ -4,7 +4,19 @@
  * is approximated:
  *   omp   - the donor's row as a k-sparse combination of the donor's anchor rows (Orthogonal
  *           Matching Pursuit), then the same coefficients over the base's rows of those
- *           anchors (Goddard & Fernandes Neto 2025, mergekit-tokensurgeon);
+ *           anchors (Goddard & Fernandes Neto 2025, mergekit-tokensurgeon). Two safeguards
+ *           for small hidden sizes, both on by default and both off with
+ *           `{ center: false, ridge: 0 }` (the paper's plain form):
+ *           - center: each side's anchor rows are centred on their own mean before OMP, and
+ *             the base row is base anchor mean + sum_j c_j (base anchor_j - base anchor mean).
+ *             Trained embeddings share a large common component; uncentred, OMP spends its
+ *             atoms on it and the transferred rows carry a copy of the base's mean, which as
+ *             an lm_head row raises every new token at once (the `mean` baseline's failure);
+ *           - ridge: the chosen atoms' final coefficients are ridge least squares with lambda =
+ *             ridge x their mean squared norm. With k near the hidden size (k = 64 atoms in 64
+ *             or 128 dims) plain least squares fits the donor row exactly with an
+ *             ill-conditioned system whose coefficients do not transfer.
+ *           The atoms chosen are plain OMP's on the (centred) rows, in the Rust solver;
  *   mean  - the mean of the base's rows;
  *   zero  - zeros;
  *   randn - normal noise with the per-dimension mean and spread of the base's rows.
@@ -26,6 +38,10 @@ export interface InitializeOptions {
   method: TransplantMethod;
   /** atoms per OMP approximation (default 64) */
   k?: number;
+  /** OMP: ridge on the final coefficients, lambda = ridge x mean squared norm of the chosen atoms (default 1; 0 = plain least squares) */
+  ridge?: number;
+  /** OMP: centre the donor and base anchor rows on their means first (default true) */
+  center?: boolean;
   /** the wasm OMP solver (method "omp") */
   solver?: OmpSolver;
   /** randn's seed (default 0) */
@@ -44,6 +60,7 @@ export interface InitializedMatrix extends Matrix {
 }
 
 export const DEFAULT_K = 64;
+export const DEFAULT_RIDGE = 1;
 const OMP_CHUNK = 1024;
 
 /**
@@ -106,30 +123,72 @@ function ompRows(
   name: string,
 ): { data: Float32Array; rows: number; dim: number; atoms: Int32Array } {
   const k = opts.k ?? DEFAULT_K;
+  const ridge = opts.ridge ?? DEFAULT_RIDGE;
+  const center = opts.center ?? true;
   checkK(k, match.anchors.length, donor.dim);
+  if (!(Number.isFinite(ridge) && ridge >= 0)) throw new ShapeError(`ridge must be a finite number >= 0, got ${ridge}`);
   if (!opts.solver) throw new ShapeError("method omp needs the OMP solver (OmpSolver.create())");
-  const dictionary = gatherRows(donor, match.anchors);
+  const problem = ompProblem(donor, match, center);
+  const { dictionary } = problem;
+  const baseAnchors = gatherRows(
+    base,
+    Int32Array.from(match.anchors, (d) => match.donorToBase[d]),
+  );
+  const baseMean = center ? subtractMean(baseAnchors, base.dim) : new Float32Array(base.dim);
   const atoms = new Int32Array(targets.length * k).fill(-1);
   // solved in chunks so a large vocabulary reports progress (each chunk is one wasm call)
   for (let start = 0; start < targets.length; start += OMP_CHUNK) {
     const chunk = targets.subarray(start, Math.min(targets.length, start + OMP_CHUNK));
-    const { indices, coefficients } = opts.solver.solve(dictionary, match.anchors.length, gatherRows(donor, chunk), chunk.length, { k });
+    const { indices, coefficients } = opts.solver.solve(dictionary, match.anchors.length, problem.targets(chunk), chunk.length, { k, ridge });
     for (let t = 0; t < chunk.length; t++) {
       const row = out.subarray(chunk[t] * base.dim, (chunk[t] + 1) * base.dim);
+      const acc = Float64Array.from(baseMean);
       for (let j = 0; j < k; j++) {
         const a = indices[t * k + j];
         if (a < 0) break;
-        const anchor = match.anchors[a];
-        atoms[(start + t) * k + j] = anchor;
+        atoms[(start + t) * k + j] = match.anchors[a];
         const c = coefficients[t * k + j];
-        const b = match.donorToBase[anchor] * base.dim;
-        for (let i = 0; i < base.dim; i++) row[i] += c * base.data[b + i];
+        for (let i = 0; i < base.dim; i++) acc[i] += c * baseAnchors[a * base.dim + i];
       }
+      row.set(acc);
     }
     opts.onProgress?.(start + chunk.length, targets.length, name);
   }
   if (!out.every(Number.isFinite)) throw new ShapeError(`OMP produced non-finite ${name} rows (are the donor embeddings finite?)`);
   return { data: out, rows: donor.rows, dim: base.dim, atoms };
+}
+
+/**
+ * The OMP problem of a transplant in the donor's space: the dictionary (the donor's anchor
+ * rows, [anchors, dim]) and the targets of given donor ids, both centred on the anchors' mean
+ * when `center` is set. Exported so that benchmarks time the very problem a transplant solves.
+ */
+export function ompProblem(
+  donor: Matrix,
+  match: VocabularyMatch,
+  center = true,
+): { dictionary: Float32Array; mean: Float32Array; targets(ids: Int32Array): Float32Array } {
+  const dictionary = gatherRows(donor, match.anchors);
+  const mean = center ? subtractMean(dictionary, donor.dim) : new Float32Array(donor.dim);
+  return {
+    dictionary,
+    mean,
+    targets(ids: Int32Array): Float32Array {
+      const t = gatherRows(donor, ids);
+      if (center) for (let i = 0; i < t.length; i++) t[i] -= mean[i % donor.dim];
+      return t;
+    },
+  };
+}
+
+/** Subtracts the column mean (float64 sums) from a row-major matrix in place; returns the mean. */
+function subtractMean(rows: Float32Array, dim: number): Float32Array {
+  const n = rows.length / dim;
+  const sum = new Float64Array(dim);
+  for (let r = 0; r < n; r++) for (let j = 0; j < dim; j++) sum[j] += rows[r * dim + j];
+  const mean = Float32Array.from(sum, (v) => v / n);
+  for (let r = 0; r < n; r++) for (let j = 0; j < dim; j++) rows[r * dim + j] -= mean[j];
+  return mean;
 }
 
 function checkMatrix(m: Matrix, what: string): void {

@@ -5,7 +5,7 @@
  */
 import { OmpSolver, ShapeError } from "@edgespec/runtime";
 import type { Checkpoint, F32Tensor } from "./checkpoint";
-import { checkK, DEFAULT_K, type InitializedMatrix, initializeMatrix, type Matrix, type TransplantMethod } from "./initialize";
+import { checkK, DEFAULT_K, DEFAULT_RIDGE, type InitializedMatrix, initializeMatrix, type Matrix, type TransplantMethod } from "./initialize";
 import { matchVocabularies, type VocabularyMatch } from "./vocabulary";
 import type { TransplantRecord } from "./write";
 
@@ -14,6 +14,10 @@ export interface TransplantOptions {
   method?: TransplantMethod;
   /** OMP atoms per token (default 64) */
   k?: number;
+  /** OMP: ridge on the final coefficients (default 1; 0 = plain least squares, see initialize.ts) */
+  ridge?: number;
+  /** OMP: centre the anchor rows on their means first (default true; see initialize.ts) */
+  center?: boolean;
   /** randn's seed */
   seed?: number;
   /** reuse a loaded solver (default: load the packaged Rust module) */
@@ -46,7 +50,9 @@ export async function transplantTokenizer(base: Checkpoint, donor: Checkpoint, o
   const donorEmbed = matrixOf(donor, EMBED);
   if (method === "omp") checkK(k, match.anchors.length, donorEmbed.dim);
   const solver = method === "omp" ? (opts.solver ?? (await OmpSolver.create())) : undefined;
-  const init = { method, k, solver, seed: opts.seed, onProgress: opts.onProgress };
+  const ridge = opts.ridge ?? DEFAULT_RIDGE;
+  const center = opts.center ?? true;
+  const init = { method, k, ridge, center, solver, seed: opts.seed, onProgress: opts.onProgress };
 
   const t0 = performance.now();
   const embed = initializeMatrix(baseEmbed, donorEmbed, match, { ...init, name: "embed_tokens" });
@@ -68,7 +74,7 @@ export async function transplantTokenizer(base: Checkpoint, donor: Checkpoint, o
     anchors: match.anchors.length,
     approximated: embed.approximated.length,
   };
-  if (method === "omp") record.k = k;
+  if (method === "omp") Object.assign(record, { k, ridge, center });
   return {
     checkpoint: {
       label: `${base.label} with the tokenizer of ${donor.label}`,

@@ -56,11 +56,11 @@ function synthetic(anchors: number, fresh: number, donorDim: number, baseDim: nu
 }
 
 describe("initializeMatrix", () => {
-  it("OMP recovers k-sparse donor rows exactly and maps them through the anchors", () => {
+  it("OMP (plain form: uncentred, no ridge) recovers k-sparse donor rows exactly and maps them through the anchors", () => {
     const k = 4;
     // 80 random atoms in 64 dims are incoherent enough for OMP to find every 4-sparse support
     const s = synthetic(80, 25, 64, 20, k, 7);
-    const out = initializeMatrix(s.base, s.donor, s.match, { method: "omp", k, solver });
+    const out = initializeMatrix(s.base, s.donor, s.match, { method: "omp", k, solver, center: false, ridge: 0 });
     expect(out.rows).toBe(105);
     expect(out.dim).toBe(20);
     for (let t = 0; t < 25; t++) {

@@ -149,6 +149,43 @@ describe("transplantTokenizer on the real models", () => {
     }
   });
 
+  it("at the default settings (k = 64) OMP beats both mean and zero in perplexity on the real pairs", async () => {
+    // the plain least-squares form (`center: false, ridge: 0`) lost to mean and to zero here at
+    // k = 64: 64 atoms in 64-128 dims fit the donor row exactly with coefficients that do not
+    // transfer (see initialize.ts)
+    const backend = await createBackend("wasm");
+    const [s260, ts, aid] = [await realCheckpoint("stories260k"), await realCheckpoint("tinystories"), await realCheckpoint("aidreams")];
+    const ppl = async (base: Checkpoint, donor: Checkpoint, opts: Parameters<typeof transplantTokenizer>[2]) => {
+      const r = await transplantTokenizer(base, donor, opts);
+      const model = checkpointModel(r.checkpoint, backend);
+      const score = scoreTexts(model, r.checkpoint.tokenizer, HELD_OUT);
+      model.free();
+      return score.ppl;
+    };
+    for (const [base, donor] of [
+      [s260, ts],
+      [ts, s260],
+      [s260, aid],
+    ]) {
+      const omp = await ppl(base, donor, {});
+      const [mean, zero] = [await ppl(base, donor, { method: "mean" }), await ppl(base, donor, { method: "zero" })];
+      const plain = await ppl(base, donor, { center: false, ridge: 0 });
+      const what = `${base.label} <- ${donor.label}: omp ${omp}, mean ${mean}, zero ${zero}, plain k=64 ${plain}`;
+      expect(omp, what).toBeLessThan(0.8 * mean);
+      expect(omp, what).toBeLessThan(0.9 * zero);
+      expect(omp, what).toBeLessThan(0.5 * plain);
+    }
+    // aidreams260K, trained on another kind of text, learns nothing from any initialisation
+    // (zero is best there); OMP still beats mean
+    const [omp, mean] = [await ppl(aid, ts, {}), await ppl(aid, ts, { method: "mean" })];
+    expect(omp, `aidreams260K <- TinyStories-656K: omp ${omp}, mean ${mean}`).toBeLessThan(0.5 * mean);
+  });
+
+  it("the transplant record names the OMP settings", async () => {
+    const r = await transplantTokenizer(await realCheckpoint("stories260k"), await realCheckpoint("tinystories"), { k: 16 });
+    expect(r.record).toMatchObject({ method: "omp", k: 16, ridge: 1, center: true });
+  });
+
   it("names a k larger than the anchor set, and mismatched hidden sizes", async () => {
     const base = await realCheckpoint("stories260k");
     const donor = await realCheckpoint("tinystories");

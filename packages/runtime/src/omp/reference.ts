@@ -1,7 +1,8 @@
 /**
  * Plain OMP for testing the Rust solver: the same greedy rule, but each step solves the
  * least-squares problem from scratch (normal equations, Gaussian elimination with partial
- * pivoting, float64). Slow and obvious.
+ * pivoting, float64). Slow and obvious. With `ridge`, the chosen atoms' final coefficients
+ * are solved once more with lambda = ridge * mean squared atom norm added to the diagonal.
  */
 import { checkOmpArgs, type OmpOptions, type OmpResult } from "./solver";
 
@@ -48,6 +49,14 @@ export function ompReference(dictionary: Float32Array, nAtoms: number, targets: 
         for (let i = 0; i < dim; i++) r[i] -= x[j] * d[i];
       }
     }
+    if ((opts.ridge ?? 0) > 0 && sel.length > 0) {
+      x = leastSquares(sel.map(atom), y, opts.ridge) ?? x;
+      r = Float64Array.from(y);
+      for (let j = 0; j < sel.length; j++) {
+        const d = atom(sel[j]);
+        for (let i = 0; i < dim; i++) r[i] -= x[j] * d[i];
+      }
+    }
     for (let j = 0; j < sel.length; j++) {
       indices[t * k + j] = sel[j];
       coefficients[t * k + j] = x[j];
@@ -63,10 +72,17 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return s;
 }
 
-/** argmin ||y - sum_j x_j atoms_j||, or null when the atoms are (nearly) dependent. */
-function leastSquares(atoms: ArrayLike<number>[], y: ArrayLike<number>): number[] | null {
+/**
+ * argmin ||y - sum_j x_j atoms_j|| (+ lambda ||x||^2 with ridge > 0, lambda = ridge * mean
+ * squared atom norm), or null when the atoms are (nearly) dependent.
+ */
+function leastSquares(atoms: ArrayLike<number>[], y: ArrayLike<number>, ridge = 0): number[] | null {
   const n = atoms.length;
   const a = atoms.map((ai) => atoms.map((aj) => dot(ai, aj)));
+  if (ridge > 0) {
+    const lambda = (ridge * a.reduce((s, row, i) => s + row[i], 0)) / n;
+    for (let i = 0; i < n; i++) a[i][i] += lambda;
+  }
   const b = atoms.map((ai) => dot(ai, y));
   const scale = Math.max(...a.map((row, i) => row[i]));
   for (let c = 0; c < n; c++) {

@@ -13,6 +13,12 @@ export interface OmpOptions {
   tol?: number;
   /** choose atoms by |<r, d>| / ||d|| instead of |<r, d>| (default true) */
   normalize?: boolean;
+  /**
+   * ridge-regularise the final coefficients of the chosen atoms (default 0: plain least
+   * squares): x = (G + lambda I)^-1 D_S y, G their Gram matrix, lambda = ridge times the mean
+   * squared norm of the chosen atoms. The atoms chosen do not change.
+   */
+  ridge?: number;
 }
 
 export interface OmpResult {
@@ -38,6 +44,7 @@ interface RustExports {
     k: number,
     tol: number,
     normalize: number,
+    ridge: number,
     outIdx: number,
     outCoef: number,
     outResid: number,
@@ -82,7 +89,7 @@ export class OmpSolver {
       new Float32Array(ex.memory.buffer, tp, nTargets * dim).set(targets);
       let status: number;
       try {
-        status = ex.omp_batch(dp, nAtoms, dim, tp, nTargets, k, opts.tol ?? 0, opts.normalize === false ? 0 : 1, ip, cp, rp);
+        status = ex.omp_batch(dp, nAtoms, dim, tp, nTargets, k, opts.tol ?? 0, opts.normalize === false ? 0 : 1, opts.ridge ?? 0, ip, cp, rp);
       } catch (e) {
         if (e instanceof WebAssembly.RuntimeError) throw new KernelTrapError(`omp: the solver trapped (${e.message}); this is a bug, please report it`);
         throw e;
@@ -121,6 +128,8 @@ export function checkOmpArgs(dictionary: Float32Array, nAtoms: number, targets: 
     throw new OutOfRangeError(`omp: k must be an integer in [1, min(nAtoms=${nAtoms}, dim=${dim})], got ${k}`);
   const tol = opts.tol ?? 0;
   if (!Number.isFinite(tol) || tol < 0) throw new OutOfRangeError(`omp: tol must be finite and >= 0, got ${tol}`);
+  const ridge = opts.ridge ?? 0;
+  if (!Number.isFinite(ridge) || ridge < 0) throw new OutOfRangeError(`omp: ridge must be finite and >= 0, got ${ridge}`);
   for (let i = 0; i < dictionary.length; i++) if (!Number.isFinite(dictionary[i])) throw new OutOfRangeError(`omp: dictionary value ${i} is not finite`);
   for (let i = 0; i < targets.length; i++) if (!Number.isFinite(targets[i])) throw new OutOfRangeError(`omp: target value ${i} is not finite`);
   return dim;
