@@ -201,10 +201,11 @@ export async function benchDecode(argv: string[]): Promise<number> {
     model.free();
   }
   probe.release();
+  const threadsUsed = backend.threads; // read before close(), which leaves one thread
   backend.close();
   if (json) {
     process.stdout.write(
-      `${JSON.stringify({ shape: shapeName, threads: backend.threads, simd: backend.variant, node: process.versions.node, bandwidth_gb_s: round(median(gbSamples)), results, verify, batch: batches })}\n`,
+      `${JSON.stringify({ shape: shapeName, threads: threadsUsed, simd: backend.variant, node: process.versions.node, bandwidth_gb_s: round(median(gbSamples)), results, verify, batch: batches })}\n`,
     );
   }
   return 0;
