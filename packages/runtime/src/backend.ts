@@ -204,21 +204,48 @@ export abstract class Backend implements TensorOwner {
 
   /** y[n, out] = x[n, in] . w[out, in]^T  (x may be rank 1 for a single token). */
   matmul(y: Tensor, w: Tensor, x: Tensor): void {
-    this.own(y, "matmul y");
-    this.own(w, "matmul w");
-    this.own(x, "matmul x");
-    if (!["f32", "f16", "q8_0", "q4_0"].includes(w.dtype)) throw new DTypeError(`matmul: weight dtype ${w.dtype} is not supported (f32, f16, q8_0, q4_0)`);
-    if (w.rank !== 2) throw new ShapeError(`matmul: weight must be 2-D [out, in], got [${w.shape.join(", ")}]`);
-    f32Only("matmul x", x);
-    f32Only("matmul y", y);
-    const [rows, cols] = w.shape;
-    const n = rowsOf("matmul x", x, cols);
-    if (y.shape[y.rank - 1] !== rows || y.numel !== n * rows) {
-      throw new ShapeError(`matmul: y must be [${n}, ${rows}] for x [${x.shape.join(", ")}] and w [${w.shape.join(", ")}], got [${y.shape.join(", ")}]`);
-    }
+    const { rows, cols, n } = this.checkMatmul("matmul", y, w, x);
     this.noOverlap("matmul", y, [w, x]);
     if (n === 0 || rows === 0) return;
     this.kMatmul(y, w, x, rows, cols, n);
+  }
+
+  /**
+   * Several products of one input, y_i = x . w_i^T (a layer's q/k/v projections, gate and
+   * up): each y_i is the same bits as `matmul(y_i, w_i, x)`. Backends may share the work
+   * that depends on x alone (the wasm backend quantizes x once for q8_0/q4_0 weights and
+   * hands all the rows to its threads in one dispatch).
+   */
+  matmulShared(products: readonly (readonly [y: Tensor, w: Tensor])[], x: Tensor): void {
+    const jobs: SharedMatmul[] = [];
+    let cols = -1;
+    for (let i = 0; i < products.length; i++) {
+      const [y, w] = products[i];
+      const dims = this.checkMatmul(`matmulShared product ${i}`, y, w, x);
+      if (cols >= 0 && dims.cols !== cols) throw new ShapeError(`matmulShared: product ${i}'s weight has ${dims.cols} columns, product 0's ${cols}`);
+      cols = dims.cols;
+      // an output may overlap no input and no other output
+      this.noOverlap(`matmulShared product ${i}`, y, [w, x, ...products.filter((_, j) => j !== i).map(([yj]) => yj)]);
+      if (dims.n > 0 && dims.rows > 0) jobs.push({ y, w, rows: dims.rows });
+    }
+    if (jobs.length === 0) return;
+    this.kMatmulShared(jobs, x, cols, x.numel / cols);
+  }
+
+  private checkMatmul(op: string, y: Tensor, w: Tensor, x: Tensor): { rows: number; cols: number; n: number } {
+    this.own(y, `${op} y`);
+    this.own(w, `${op} w`);
+    this.own(x, `${op} x`);
+    if (!["f32", "f16", "q8_0", "q4_0"].includes(w.dtype)) throw new DTypeError(`${op}: weight dtype ${w.dtype} is not supported (f32, f16, q8_0, q4_0)`);
+    if (w.rank !== 2) throw new ShapeError(`${op}: weight must be 2-D [out, in], got [${w.shape.join(", ")}]`);
+    f32Only(`${op} x`, x);
+    f32Only(`${op} y`, y);
+    const [rows, cols] = w.shape;
+    const n = rowsOf(`${op} x`, x, cols);
+    if (y.shape[y.rank - 1] !== rows || y.numel !== n * rows) {
+      throw new ShapeError(`${op}: y must be [${n}, ${rows}] for x [${x.shape.join(", ")}] and w [${w.shape.join(", ")}], got [${y.shape.join(", ")}]`);
+    }
+    return { rows, cols, n };
   }
 
   /** y = x / sqrt(mean(x^2) + eps) * weight, per row of the last dimension. */
@@ -428,6 +455,10 @@ export abstract class Backend implements TensorOwner {
   protected abstract kFree(t: Tensor): void;
   protected abstract kCopy(dst: Tensor, src: Tensor): void;
   protected abstract kMatmul(y: Tensor, w: Tensor, x: Tensor, rows: number, cols: number, n: number): void;
+  /** matmulShared's products, checked; one by one unless a backend shares work between them. */
+  protected kMatmulShared(jobs: readonly SharedMatmul[], x: Tensor, cols: number, n: number): void {
+    for (const j of jobs) this.kMatmul(j.y, j.w, x, j.rows, cols, n);
+  }
   protected abstract kRmsnorm(y: Tensor, x: Tensor, w: Tensor | null, n: number, dim: number, eps: number): void;
   protected abstract kLayernorm(y: Tensor, x: Tensor, w: Tensor | null, b: Tensor | null, n: number, dim: number, eps: number): void;
   protected abstract kSoftmax(y: Tensor, x: Tensor, n: number, dim: number): void;
@@ -516,6 +547,13 @@ function checkShape(shape: readonly number[]): number[] {
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** One product of a matmulShared call, after its checks. */
+export interface SharedMatmul {
+  y: Tensor;
+  w: Tensor;
+  rows: number;
 }
 
 function f32Only(what: string, t: Tensor): void {

@@ -6,6 +6,7 @@ export {
   type MatmulWeightDType,
   type RopeOptions,
   type RopeStyle,
+  type SharedMatmul,
   type TensorData,
   type TensorOptions,
   type TopK,

@@ -65,6 +65,115 @@ describe("worker pool", () => {
     }
   }
 
+  // matmulShared: one x for several weights (q/k/v, gate/up), on 1..4 threads, against
+  // each product as its own matmul on one thread; mixed dtypes and layouts split into groups
+  const sharedCases: [string, [MatmulWeightDType, number][], number, number][] = [
+    [
+      "q8_0 q/k/v",
+      [
+        ["q8_0", 576],
+        ["q8_0", 192],
+        ["q8_0", 192],
+      ],
+      576,
+      1,
+    ],
+    [
+      "q4_0 gate/up",
+      [
+        ["q4_0", 1536],
+        ["q4_0", 1536],
+      ],
+      576,
+      3,
+    ],
+    [
+      "f32 with a small product",
+      [
+        ["f32", 100],
+        ["f32", 4],
+        ["f32", 36],
+      ],
+      96,
+      2,
+    ],
+    [
+      "f16",
+      [
+        ["f16", 64],
+        ["f16", 72],
+      ],
+      64,
+      5,
+    ],
+    [
+      "mixed dtypes",
+      [
+        ["q8_0", 64],
+        ["f32", 40],
+        ["q4_0", 64],
+        ["q8_0", 12],
+      ],
+      128,
+      2,
+    ],
+  ];
+  for (const [name, products, cols, n] of sharedCases) {
+    it(`matmulShared ${name}: each output the bits of its own matmul, on 1..4 threads`, () => {
+      const r = rng(cols * 13 + n + products.length);
+      const Ws = products.map(([, rows]) => uniform(r, rows * cols));
+      const X = uniform(r, n * cols, -3, 3);
+      const setup = (b: WasmBackend) => {
+        const ws = products.map(([dtype, rows], i) => b.fromF32(dtype, [rows, cols], Ws[i]));
+        const x = b.tensor("f32", [n, cols], X);
+        const ys = products.map(([, rows]) => b.empty("f32", [n, rows]));
+        return { ws, x, ys, free: () => [...ws, x, ...ys].forEach((t) => t.free()) };
+      };
+      const single = setup(one);
+      products.forEach((_, i) => one.matmul(single.ys[i], single.ws[i], single.x));
+      const want = snapshot(single.ys);
+      single.free();
+      for (const b of [one, ...many]) {
+        const t = setup(b);
+        b.matmulShared(
+          t.ys.map((y, i) => [y, t.ws[i]] as const),
+          t.x,
+        );
+        expect(snapshot(t.ys)).toEqual(want);
+        b.checkCanaries();
+        t.free();
+      }
+    });
+  }
+
+  it("matmulShared refuses overlapping outputs and weights of another width", () => {
+    const w = one.fromF32("f32", [8, 16], new Float32Array(128));
+    const w2 = one.fromF32("f32", [8, 32], new Float32Array(256));
+    const x = one.tensor("f32", [1, 16], new Float32Array(16));
+    const y = one.empty("f32", [1, 16]);
+    const a = one.view(y, 0, "f32", [1, 8]);
+    const b = one.view(y, 16, "f32", [1, 8]);
+    expect(() =>
+      one.matmulShared(
+        [
+          [a, w],
+          [b, w],
+        ],
+        x,
+      ),
+    ).toThrow(/overlap/);
+    expect(() =>
+      one.matmulShared(
+        [
+          [a, w],
+          [one.view(y, 32, "f32", [1, 8]), w2],
+        ],
+        x,
+      ),
+    ).toThrow(/matmulShared product 1/);
+    for (const t of [w, w2, x, y]) t.free();
+  });
+
   const masks = (nQ: number): [string, AttentionMask][] => {
     const tree = new Uint8Array(nQ * nQ);
     const parent = Array.from({ length: nQ }, (_, i) => (i === 0 ? -1 : (i * 7) % i));

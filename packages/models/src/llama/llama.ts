@@ -615,9 +615,14 @@ export class LlamaModel {
       const L = this.layers[l];
       // attention
       be.rmsnorm(s.h, s.x, L.input_layernorm, c.rmsEps);
-      be.matmul(s.q, L.q_proj, s.h);
-      be.matmul(s.k, L.k_proj, s.h);
-      be.matmul(s.v, L.v_proj, s.h);
+      be.matmulShared(
+        [
+          [s.q, L.q_proj],
+          [s.k, L.k_proj],
+          [s.v, L.v_proj],
+        ],
+        s.h,
+      );
       if (L.q_bias && L.k_bias && L.v_bias) {
         be.add(s.q, s.q, L.q_bias);
         be.add(s.k, s.k, L.k_bias);
@@ -652,8 +657,13 @@ export class LlamaModel {
       be.add(s.x, s.x, s.o);
       // feed-forward
       be.rmsnorm(s.h, s.x, L.post_attention_layernorm, c.rmsEps);
-      be.matmul(s.gate, L.gate_proj, s.h);
-      be.matmul(s.up, L.up_proj, s.h);
+      be.matmulShared(
+        [
+          [s.gate, L.gate_proj],
+          [s.up, L.up_proj],
+        ],
+        s.h,
+      );
       be.swiglu(s.act, s.gate, s.up);
       be.matmul(s.o, L.down_proj, s.act);
       be.add(s.x, s.x, s.o);

@@ -2,7 +2,7 @@
  * The wasm backend: tensors live in one WebAssembly.Memory shared by the AssemblyScript
  * kernels and the JS arena; each op is one kernel call on validated offsets.
  */
-import { type AttentionMask, Backend, type BackendName, type RopeStyle, type TopK } from "../backend";
+import { type AttentionMask, Backend, type BackendName, type RopeStyle, type SharedMatmul, type TopK } from "../backend";
 import { type DType, isQuantized } from "../dtype";
 import { KernelLoadError, KernelTrapError, OutOfRangeError } from "../errors";
 import { compileWasm, hostSupportsRelaxedSimd, hostSupportsSimd, kernelFileUrl, type WasmSource } from "../kernel-files";
@@ -67,6 +67,7 @@ const POOL_KERNELS = [
   "stream_sum",
 ] as const;
 type PoolKernel = (typeof POOL_KERNELS)[number];
+type MatmulKernel = Extract<PoolKernel, `matmul_${string}`>;
 const fnIndex = (name: PoolKernel) => POOL_KERNELS.indexOf(name);
 
 /**
@@ -270,35 +271,43 @@ export class WasmBackend extends Backend {
   // ------------------------------------------------------------------ ops
 
   protected kMatmul(y: Tensor, w: Tensor, x: Tensor, rows: number, cols: number, n: number): void {
-    const k = this.kernels;
-    let name: PoolKernel;
-    let input = ptr(x);
-    if (w.dtype === "f32" || w.dtype === "f16") {
-      name = w.dtype === "f32" ? "matmul_f32" : "matmul_f16";
-    } else {
-      const q4 = w.dtype === "q4_0";
-      // the quantized-activation buffer is kept between calls: decoding calls matmul per layer per token
-      input = this.actScratch(k.act_row_bytes(cols) * n);
-      this.run("matmul", () => k.quantize_act(ptr(x), input, cols, n, q4 ? 1 : 0));
-      name = w.layout === "x4" ? (q4 ? "matmul_q4_0x4" : "matmul_q8_0x4") : q4 ? "matmul_q4_0" : "matmul_q8_0";
-    }
-    const pool = this.pool;
-    if (!pool || rows * cols * n < this.minParallel || rows <= ROW_ALIGN) {
-      this.run("matmul", () => k[name](ptr(w), input, ptr(y), rows, cols, n, rows));
+    this.kMatmulShared([{ y, w, rows }], x, cols, n);
+  }
+
+  /**
+   * Products that share x and a kernel: x is quantized once (q8_0/q4_0), and with threads
+   * every product's row chunks go out in one dispatch. Products whose weights need
+   * different kernels run as separate groups.
+   */
+  protected override kMatmulShared(jobs: readonly SharedMatmul[], x: Tensor, cols: number, n: number): void {
+    const name = matmulKernel(jobs[0].w);
+    if (jobs.some((j) => matmulKernel(j.w) !== name)) {
+      for (const j of jobs) this.kMatmulShared([j], x, cols, n);
       return;
     }
-    // x4 groups of 4 rows are 4 rows' bytes, so a row offset works for both layouts
-    const rowBytes = w.byteLength / rows;
-    const chunks = splitRange(rows, pool.size * CHUNKS_PER_THREAD, ROW_ALIGN).map(([r0, r1]) => [
-      ptr(w) + r0 * rowBytes,
-      input,
-      ptr(y) + r0 * 4,
-      r1 - r0,
-      cols,
-      n,
-      rows,
-    ]);
-    pool.run("matmul", fnIndex(name), chunks);
+    const k = this.kernels;
+    let input = ptr(x);
+    if (jobs[0].w.dtype === "q8_0" || jobs[0].w.dtype === "q4_0") {
+      // the quantized-activation buffer is kept between calls: decoding calls matmul per layer per token
+      input = this.actScratch(k.act_row_bytes(cols) * n);
+      this.run("matmul", () => k.quantize_act(ptr(x), input, cols, n, jobs[0].w.dtype === "q4_0" ? 1 : 0));
+    }
+    const pool = this.pool;
+    const chunks: number[][] = [];
+    for (const { y, w, rows } of jobs) {
+      if (!pool || rows * cols * n < this.minParallel || rows <= ROW_ALIGN) {
+        this.run("matmul", () => k[name](ptr(w), input, ptr(y), rows, cols, n, rows));
+        continue;
+      }
+      // x4 groups of 4 rows are 4 rows' bytes, so a row offset works for both layouts
+      const rowBytes = w.byteLength / rows;
+      for (const [r0, r1] of splitRange(rows, pool.size * CHUNKS_PER_THREAD, ROW_ALIGN))
+        chunks.push([ptr(w) + r0 * rowBytes, input, ptr(y) + r0 * 4, r1 - r0, cols, n, rows]);
+    }
+    if (pool && chunks.length > 0) {
+      // one dispatch holds at most MAX_CHUNKS chunks
+      for (let c = 0; c < chunks.length; c += MAX_CHUNKS) pool.run("matmul", fnIndex(name), chunks.slice(c, c + MAX_CHUNKS));
+    }
   }
 
   private act = { ptr: 0, bytes: 0 };
@@ -483,6 +492,13 @@ export class WasmBackend extends Backend {
 }
 
 /** Non-empty [start, end) shares of `total` in at most `parts` pieces, in multiples of `align` but the last. */
+function matmulKernel(w: Tensor): MatmulKernel {
+  if (w.dtype === "f32") return "matmul_f32";
+  if (w.dtype === "f16") return "matmul_f16";
+  const q4 = w.dtype === "q4_0";
+  return w.layout === "x4" ? (q4 ? "matmul_q4_0x4" : "matmul_q8_0x4") : q4 ? "matmul_q4_0" : "matmul_q8_0";
+}
+
 function splitRange(total: number, parts: number, align: number): [number, number][] {
   const units = Math.ceil(total / align);
   const n = Math.min(parts, units, MAX_CHUNKS);
