@@ -197,17 +197,7 @@ pub extern "C" fn omp_batch(
                     continue;
                 }
                 // 4. residual and stopping test
-                for d in 0..dim {
-                    r[d] = y[d];
-                }
-                for j in 0..slot.s {
-                    let xa = slot.x[j] as f32;
-                    let a = slot.sel[j] as usize;
-                    let da = &dict[a * dim..(a + 1) * dim];
-                    for d in 0..dim {
-                        r[d] -= xa * da[d];
-                    }
-                }
+                residual(slot, dict, dim, y, r);
                 let rn2 = dot_f64(r, r);
                 if slot.s >= k || rn2 <= tol2 * slot.ynorm2 {
                     slot.active = false;
@@ -219,17 +209,7 @@ pub extern "C" fn omp_batch(
             let t = slot.target;
             if ridge > 0.0 && slot.s > 0 {
                 ridge_solve(slot, norm2, ridge as f64, gram);
-                let y = &targets[t * dim..(t + 1) * dim];
-                let r = &mut resid[i * dim..(i + 1) * dim];
-                r.copy_from_slice(y);
-                for j in 0..slot.s {
-                    let xa = slot.x[j] as f32;
-                    let a = slot.sel[j] as usize;
-                    let da = &dict[a * dim..(a + 1) * dim];
-                    for d in 0..dim {
-                        r[d] -= xa * da[d];
-                    }
-                }
+                residual(slot, dict, dim, &targets[t * dim..(t + 1) * dim], &mut resid[i * dim..(i + 1) * dim]);
             }
             for j in 0..k {
                 if j < slot.s {
@@ -250,6 +230,19 @@ pub extern "C" fn omp_batch(
 
 /// Steps 1-3 for one target: choose an atom, grow the factor, solve for x.
 /// Returns false when the target should stop (no usable atom left).
+/// r = y - sum of the slot's coefficients times their atoms.
+fn residual(slot: &Slot, dict: &[f32], dim: usize, y: &[f32], r: &mut [f32]) {
+    r[..dim].copy_from_slice(&y[..dim]);
+    for j in 0..slot.s {
+        let xa = slot.x[j] as f32;
+        let a = slot.sel[j] as usize;
+        let da = &dict[a * dim..(a + 1) * dim];
+        for d in 0..dim {
+            r[d] -= xa * da[d];
+        }
+    }
+}
+
 fn step(slot: &mut Slot, c: &mut [f32], inv_norm: &[f32], norm2: &[f64], dict: &[f32], dim: usize, y: &[f32]) -> bool {
     let k = slot.sel.len();
     loop {
