@@ -189,6 +189,9 @@ describe("worker pool", () => {
     [5, 40, 8, 2, 16],
     [16, 70, 3, 1, 8],
     [4, 33, 2, 2, 36],
+    // several V blocks of a group; a group larger than the kernel's batch of 8 heads
+    [1, 300, 9, 3, 64],
+    [2, 37, 20, 2, 24],
   ]) {
     for (const [[name, mask], cache] of masks(nQ).flatMap((m) => [m, m].map((mm, i) => [mm, i ? "f16" : "f32"] as const))) {
       it(`attention ${name} q=${nQ} kv=${kvLen} heads=${nHeads}/${nKv} d=${headDim} ${cache} cache: same bits on 1..4 threads`, () => {

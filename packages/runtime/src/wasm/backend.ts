@@ -80,6 +80,8 @@ const MIN_PARALLEL_MACS = 1 << 16;
  * the OS has parked does not hold up the others.
  */
 const CHUNKS_PER_THREAD = 4;
+/** Heads of one KV group that the attention kernel computes together (GROUP_BATCH in kernels/as/assembly/attention.ts). */
+const ATTENTION_GROUP_BATCH = 8;
 /** Rows go to threads in multiples of 8, the widest row tile of the kernels, so every row takes the same path as on one thread. */
 const ROW_ALIGN = 8;
 
@@ -369,8 +371,12 @@ export class WasmBackend extends Backend {
     const name = k.dtype === "f16" ? "attention_f16" : "attention";
     const pool = this.pool;
     const parallel = pool !== null && nHeads >= 2 && nQ * nHeads * kvLen * headDim >= this.minParallel;
-    // each thread needs its own scores row
-    const scoreBytes = (kvLen * 4 + 63) & ~63;
+    // the kernel takes the heads of a KV group together, up to ATTENTION_GROUP_BATCH at a time
+    // (streaming the cache once for all of them): each thread needs a scores row per head of a
+    // batch, 16-byte aligned, plus 16 bytes per head
+    const group = nHeads / nKv;
+    const batch = Math.min(group, ATTENTION_GROUP_BATCH);
+    const scoreBytes = (batch * (((kvLen + 3) & ~3) * 4 + 16) + 63) & ~63;
     const threads = parallel ? pool.size : 1;
     this.withScratch(scoreBytes * threads + maskBytes, (s) => {
       const mp = s + scoreBytes * threads;
@@ -398,7 +404,15 @@ export class WasmBackend extends Backend {
         this.run("attention", () => this.kernels[name](...(args(s, 0, nHeads) as Parameters<KernelExports["attention"]>)));
         return;
       }
-      const chunks = splitRange(nHeads, Math.min(nHeads, threads * CHUNKS_PER_THREAD), 1).map(([h0, h1]) => args(s, h0, h1));
+      // whole KV groups per chunk where there are enough groups for the threads, else each
+      // group cut into a few runs of heads (any split gives the same bits: heads are independent)
+      const ranges =
+        nKv >= threads
+          ? splitRange(nHeads, Math.min(nKv, threads * CHUNKS_PER_THREAD), group)
+          : Array.from({ length: nKv }, (_, g) =>
+              splitRange(group, Math.ceil(threads / nKv), 1).map(([a, b]): [number, number] => [g * group + a, g * group + b]),
+            ).flat();
+      const chunks = ranges.map(([h0, h1]) => args(s, h0, h1));
       pool.run("attention", fnIndex(name), chunks, { slot: 4, base: s, stride: scoreBytes });
     });
   }
