@@ -127,10 +127,13 @@ describe("worker pool", () => {
         const ws = products.map(([dtype, rows], i) => b.fromF32(dtype, [rows, cols], Ws[i]));
         const x = b.tensor("f32", [n, cols], X);
         const ys = products.map(([, rows]) => b.empty("f32", [n, rows]));
-        return { ws, x, ys, free: () => [...ws, x, ...ys].forEach((t) => t.free()) };
+        const free = () => {
+          for (const t of [...ws, x, ...ys]) t.free();
+        };
+        return { ws, x, ys, free };
       };
       const single = setup(one);
-      products.forEach((_, i) => one.matmul(single.ys[i], single.ws[i], single.x));
+      for (let i = 0; i < products.length; i++) one.matmul(single.ys[i], single.ws[i], single.x);
       const want = snapshot(single.ys);
       single.free();
       for (const b of [one, ...many]) {
