@@ -299,6 +299,56 @@ const V_BLOCK_BYTES = 16384;
  * Query i over heads [a, a + n) of KV head kh: each K row and V row is read from memory once
  * for all n heads, and every head's arithmetic runs in the order it would alone.
  */
+/**
+ * One head's scores from row t0 (the rows the four-row loop left) to limit, then its softmax
+ * numerators in place: exp(s - m) with m the running max m_in folded with those rows; masked
+ * slots are -Inf and give exactly 0. Returns the sum of the numerators.
+ */
+@inline
+function softmax_tail<KV>(
+  qi: usize,
+  kb: usize,
+  hk: usize,
+  sg: usize,
+  t0: i32,
+  limit: i32,
+  m_in: f32,
+  mask_kind: i32,
+  mask: usize,
+  i: i32,
+  n_q: i32,
+  prefix: i32,
+  head_dim: i32,
+  scale: f32,
+): f32 {
+  let m = m_in;
+  for (let t = t0; t < limit; t++) {
+    let s: f32 = -Infinity;
+    if (mask_kind != 2 || t < prefix || load<u8>(mask + <usize>(i * n_q + (t - prefix))) != 0) {
+      s = dot<KV>(qi, kb + <usize>t * hk, head_dim) * scale;
+    }
+    store<f32>(sg + (<usize>t << 2), s);
+    m = max(m, s);
+  }
+  const ms = f32x4.splat(m);
+  let acc = f32x4.splat(0);
+  let t = 0;
+  for (; t + 4 <= limit; t += 4) {
+    const o = <usize>t << 2;
+    const e = exp4(f32x4.sub(v128.load(sg + o), ms));
+    v128.store(sg + o, e);
+    acc = f32x4.add(acc, e);
+  }
+  let sum = hsum(acc);
+  for (; t < limit; t++) {
+    const o = <usize>t << 2;
+    const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(sg + o) - m)), 0);
+    store<f32>(sg + o, e);
+    sum += e;
+  }
+  return sum;
+}
+
 function attention_group<KV>(
   q: usize,
   k: usize,
@@ -383,31 +433,7 @@ function attention_group<KV>(
   for (let g = 0; g < n; g++) {
     const qi = q0 + <usize>g * hs;
     const sg = scores + <usize>g * st;
-    let m: f32 = hmax(v128.load(mrow + (<usize>g << 4)));
-    for (let t = t0; t < limit; t++) {
-      let s: f32 = -Infinity;
-      if (mask_kind != 2 || t < prefix || load<u8>(mask + <usize>(i * n_q + (t - prefix))) != 0) {
-        s = dot<KV>(qi, kb + <usize>t * hk, head_dim) * scale;
-      }
-      store<f32>(sg + (<usize>t << 2), s);
-      m = max(m, s);
-    }
-    const ms = f32x4.splat(m);
-    let acc = f32x4.splat(0);
-    let t = 0;
-    for (; t + 4 <= limit; t += 4) {
-      const o = <usize>t << 2;
-      const e = exp4(f32x4.sub(v128.load(sg + o), ms));
-      v128.store(sg + o, e);
-      acc = f32x4.add(acc, e);
-    }
-    let sum = hsum(acc);
-    for (; t < limit; t++) {
-      const o = <usize>t << 2;
-      const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(sg + o) - m)), 0);
-      store<f32>(sg + o, e);
-      sum += e;
-    }
+    const sum = softmax_tail<KV>(qi, kb, hk, sg, t0, limit, hmax(v128.load(mrow + (<usize>g << 4))), mask_kind, mask, i, n_q, prefix, head_dim, scale);
     store<f32>(mrow + (<usize>g << 4), sum);
   }
   // out = sum_t p[t] v[t], a block of V rows at a time, every head of the batch over the block
@@ -506,32 +532,7 @@ function attention_head<KV>(
     v128.store(scores + (<usize>t0 << 2), s4);
     m4 = f32x4.max(m4, s4);
   }
-  let m: f32 = hmax(m4);
-  for (let t = t0; t < limit; t++) {
-    let s: f32 = -Infinity;
-    if (mask_kind != 2 || t < prefix || load<u8>(mask + <usize>(i * n_q + (t - prefix))) != 0) {
-      s = dot<KV>(qi, kb + <usize>t * hk, head_dim) * scale;
-    }
-    store<f32>(scores + (<usize>t << 2), s);
-    m = max(m, s);
-  }
-  // exp(s - m); masked slots are -Inf and give exactly 0
-  const ms = f32x4.splat(m);
-  let acc = f32x4.splat(0);
-  let t = 0;
-  for (; t + 4 <= limit; t += 4) {
-    const o = <usize>t << 2;
-    const e = exp4(f32x4.sub(v128.load(scores + o), ms));
-    v128.store(scores + o, e);
-    acc = f32x4.add(acc, e);
-  }
-  let sum = hsum(acc);
-  for (; t < limit; t++) {
-    const o = <usize>t << 2;
-    const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(scores + o) - m)), 0);
-    store<f32>(scores + o, e);
-    sum += e;
-  }
+  const sum = softmax_tail<KV>(qi, kb, hk, scores, t0, limit, hmax(m4), mask_kind, mask, i, n_q, prefix, head_dim, scale);
   const oi = out + (<usize>(i * n_heads + h)) * hs;
   // out = sum_t p[t] v[t], 32 lanes at a time with the accumulators in registers
   let d0 = 0;
