@@ -24,7 +24,7 @@ export {
   quantize_q8_0,
   unpack_x4,
 } from "./quant";
-export { rope } from "./rope";
+export { rope, rope_table } from "./rope";
 export { argmax, topk } from "./select";
 
 /** First byte the JS arena may use: everything below holds the module's own data. */

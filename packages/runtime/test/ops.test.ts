@@ -296,6 +296,41 @@ describe("rope", () => {
   }
 });
 
+describe("rope angle table (kept between calls)", () => {
+  // the wasm backend keeps the last cos/sin table: a stale one would rotate by wrong angles
+  it("follows changes of positions, frequencies (also in place), factor and token count", () => {
+    const r = rng(4242);
+    const [nTok, nHeads, headDim] = [3, 2, 16];
+    const X = uniform(r, 6 * nTok * nHeads * headDim);
+    const posA = [5, 900, 17];
+    const posB = [5, 901, 17];
+    runCase(
+      {
+        setup(be) {
+          const xs = Array.from({ length: 6 }, (_, i) => be.tensor("f32", [nTok, nHeads, headDim], X.subarray(i * 96, (i + 1) * 96)));
+          const x1 = be.tensor("f32", [1, nHeads, headDim], X.subarray(0, 32));
+          const freq = ropeFrequencies(headDim, 10000).invFreq.slice();
+          return {
+            inputs: [...xs, x1],
+            outputs: [...xs, x1],
+            run: () => {
+              be.rope(xs[0], posA, { invFreq: freq, style: "neox" });
+              be.rope(xs[1], posA, { invFreq: freq, style: "neox" });
+              for (let i = 0; i < freq.length; i++) freq[i] *= 0.5;
+              be.rope(xs[2], posA, { invFreq: freq, style: "neox" });
+              be.rope(xs[3], posB, { invFreq: freq, style: "interleaved" });
+              be.rope(xs[4], posB, { invFreq: freq, style: "neox", attentionFactor: 0.5 });
+              be.rope(x1, [901], { invFreq: freq, style: "neox", attentionFactor: 0.5 });
+              be.rope(xs[5], posB, { invFreq: freq.subarray(0, 4), style: "neox", ropeDim: 8, attentionFactor: 0.5 });
+            },
+          };
+        },
+      },
+      1e-10,
+    );
+  });
+});
+
 describe("attention", () => {
   const grid: [number, number, number, number, number][] = [];
   for (const [nQ, kvLen] of [

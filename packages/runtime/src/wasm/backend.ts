@@ -80,6 +80,15 @@ const MIN_PARALLEL_MACS = 1 << 16;
  * the OS has parked does not hold up the others.
  */
 const CHUNKS_PER_THREAD = 4;
+/**
+ * A matmul goes out as one contiguous share of rows per thread. Shares are still claimed,
+ * so a thread that finishes first takes a late thread's share. Four shares per thread made
+ * 2-thread decode slower: SmolLM2-135M q8_0 120-144 against 159-162 tok/s, q4_0 131-141
+ * against 163-181 (bench decode --quick, back to back, 2026-11-27; single matmuls timed alone
+ * showed no difference, and the pool's hand-off counts were the same). On a machine with
+ * another busy process both splits ran at about half speed.
+ */
+const MATMUL_CHUNKS_PER_THREAD = 1;
 /** Heads of one KV group that the attention kernel computes together (GROUP_BATCH in kernels/as/assembly/attention.ts). */
 const ATTENTION_GROUP_BATCH = 8;
 /** Rows go to threads in multiples of 8, the widest row tile of the kernels, so every row takes the same path as on one thread. */
@@ -303,7 +312,7 @@ export class WasmBackend extends Backend {
       }
       // x4 groups of 4 rows are 4 rows' bytes, so a row offset works for both layouts
       const rowBytes = w.byteLength / rows;
-      for (const [r0, r1] of splitRange(rows, pool.size * CHUNKS_PER_THREAD, ROW_ALIGN))
+      for (const [r0, r1] of splitRange(rows, pool.size * MATMUL_CHUNKS_PER_THREAD, ROW_ALIGN))
         chunks.push([ptr(w) + r0 * rowBytes, input, ptr(y) + r0 * 4, r1 - r0, cols, n, rows]);
     }
     if (pool && chunks.length > 0) {
@@ -355,13 +364,46 @@ export class WasmBackend extends Backend {
 
   protected kRope(x: Tensor, pos: Int32Array, invFreq: Float32Array, ropeDim: number, style: RopeStyle, af: number): void {
     const [nTok, nHeads, headDim] = x.shape;
+    const table = this.ropeAngles(pos, invFreq, af);
+    this.run("rope", () => this.kernels.rope(ptr(x), nTok, nHeads, headDim, table, ropeDim, style === "neox" ? 0 : 1));
+  }
+
+  private ropeCache = { ptr: 0, bytes: 0, valid: false, positions: new Int32Array(0), invFreqBits: new Uint32Array(0), af: 0 };
+
+  /**
+   * The arena address of the cos/sin table for these positions and frequencies. The last
+   * table is kept: a step rotates q and k of every layer at the same positions, so only its
+   * first call computes angles. Frequencies are compared bit for bit (a caller may reuse
+   * its array with new values).
+   */
+  private ropeAngles(pos: Int32Array, invFreq: Float32Array, af: number): number {
+    const c = this.ropeCache;
+    const bits = new Uint32Array(invFreq.buffer, invFreq.byteOffset, invFreq.length);
+    if (c.valid && Object.is(c.af, af) && sameWords(c.positions, pos) && sameWords(c.invFreqBits, bits)) return c.ptr;
+    const half = invFreq.length;
+    const bytes = Math.max(pos.length * half * 8, 16);
+    if (bytes > c.bytes) {
+      const size = Math.max(bytes, 2 * c.bytes);
+      if (c.ptr) this.arena.release(c.ptr);
+      c.ptr = 0;
+      c.bytes = 0;
+      c.ptr = this.arena.alloc(size, 16);
+      c.bytes = size;
+    }
+    c.valid = false;
+    const table = c.ptr;
     this.withScratch(pos.byteLength + invFreq.byteLength, (s) => {
       const mem = this.arena.bytes;
       mem.set(new Uint8Array(pos.buffer, pos.byteOffset, pos.byteLength), s);
       const fp = s + pos.byteLength;
       mem.set(new Uint8Array(invFreq.buffer, invFreq.byteOffset, invFreq.byteLength), fp);
-      this.run("rope", () => this.kernels.rope(ptr(x), nTok, nHeads, headDim, s, fp, ropeDim, style === "neox" ? 0 : 1, af));
+      this.run("rope", () => this.kernels.rope_table(s, pos.length, fp, half, af, table));
     });
+    c.positions = pos.slice();
+    c.invFreqBits = bits.slice();
+    c.af = af;
+    c.valid = true;
+    return table;
   }
 
   protected kAttention(out: Tensor, q: Tensor, k: Tensor, v: Tensor, kvLen: number, mask: AttentionMask, scale: number): void {
@@ -511,6 +553,12 @@ function matmulKernel(w: Tensor): MatmulKernel {
   if (w.dtype === "f16") return "matmul_f16";
   const q4 = w.dtype === "q4_0";
   return w.layout === "x4" ? (q4 ? "matmul_q4_0x4" : "matmul_q8_0x4") : q4 ? "matmul_q4_0" : "matmul_q8_0";
+}
+
+function sameWords(a: Int32Array | Uint32Array, b: Int32Array | Uint32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function splitRange(total: number, parts: number, align: number): [number, number][] {

@@ -41,7 +41,8 @@ export interface KernelExports {
   add(a: number, b: number, y: number, len: number, blen: number): void;
   mul(a: number, b: number, y: number, len: number, blen: number): void;
   scale(x: number, y: number, len: number, s: number): void;
-  rope(x: number, nTok: number, nHeads: number, headDim: number, pos: number, invFreq: number, ropeDim: number, mode: number, af: number): void;
+  rope(x: number, nTok: number, nHeads: number, headDim: number, table: number, ropeDim: number, mode: number): void;
+  rope_table(pos: number, nTok: number, invFreq: number, half: number, af: number, table: number): void;
   attention: AttentionKernel;
   attention_f16: AttentionKernel;
   argmax(x: number, n: number, dim: number, out: number): void;
@@ -80,6 +81,7 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "mul",
   "scale",
   "rope",
+  "rope_table",
   "attention",
   "attention_f16",
   "argmax",
