@@ -89,6 +89,13 @@ const CHUNKS_PER_THREAD = 4;
  * another busy process both splits ran at about half speed.
  */
 const MATMUL_CHUNKS_PER_THREAD = 1;
+/**
+ * Attention's multiply-adds weigh this many matmul ones in the split threshold: at decode
+ * (one query, f32 cache, softmax between its two products) it runs at about 3.4 G/s on
+ * one thread against 17.6 G/s for a q8_0 matmul (SmolLM2-135M, 2026-11-27), and a
+ * SmolLM2 step's 30 attention calls (17 us each at 50 cached tokens) stayed on one thread.
+ */
+const ATTENTION_MAC_COST = 8;
 /** Heads of one KV group that the attention kernel computes together (GROUP_BATCH in kernels/as/assembly/attention.ts). */
 const ATTENTION_GROUP_BATCH = 8;
 /** Rows go to threads in multiples of 8, the widest row tile of the kernels, so every row takes the same path as on one thread. */
@@ -412,7 +419,7 @@ export class WasmBackend extends Backend {
     const maskBytes = mask instanceof Uint8Array ? mask.length : 0;
     const name = k.dtype === "f16" ? "attention_f16" : "attention";
     const pool = this.pool;
-    const parallel = pool !== null && nHeads >= 2 && nQ * nHeads * kvLen * headDim >= this.minParallel;
+    const parallel = pool !== null && nHeads >= 2 && nQ * nHeads * kvLen * headDim * ATTENTION_MAC_COST >= this.minParallel;
     // the kernel takes the heads of a KV group together, up to ATTENTION_GROUP_BATCH at a time
     // (streaming the cache once for all of them): each thread needs a scores row per head of a
     // batch, 16-byte aligned, plus 16 bytes per head
@@ -446,14 +453,11 @@ export class WasmBackend extends Backend {
         this.run("attention", () => this.kernels[name](...(args(s, 0, nHeads) as Parameters<KernelExports["attention"]>)));
         return;
       }
-      // whole KV groups per chunk where there are enough groups for the threads, else each
-      // group cut into a few runs of heads (any split gives the same bits: heads are independent)
-      const ranges =
-        nKv >= threads
-          ? splitRange(nHeads, Math.min(nKv, threads * CHUNKS_PER_THREAD), group)
-          : Array.from({ length: nKv }, (_, g) =>
-              splitRange(group, Math.ceil(threads / nKv), 1).map(([a, b]): [number, number] => [g * group + a, g * group + b]),
-            ).flat();
+      // whole KV groups per chunk where they divide evenly between the threads, else one
+      // even run of heads per thread (a group cut in two streams its cache rows twice, but
+      // 3 groups on 2 threads would leave one thread idle a third of the time); any split
+      // gives the same bits: heads are independent
+      const ranges = nKv % threads === 0 ? splitRange(nHeads, Math.min(nKv, threads * CHUNKS_PER_THREAD), group) : splitRange(nHeads, threads, 1);
       const chunks = ranges.map(([h0, h1]) => args(s, h0, h1));
       pool.run("attention", fnIndex(name), chunks, { slot: 4, base: s, stride: scoreBytes });
     });
