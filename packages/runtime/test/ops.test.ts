@@ -322,6 +322,7 @@ describe("rope angle table (kept between calls)", () => {
               be.rope(xs[4], posB, { invFreq: freq, style: "neox", attentionFactor: 0.5 });
               be.rope(x1, [901], { invFreq: freq, style: "neox", attentionFactor: 0.5 });
               be.rope(xs[5], posB, { invFreq: freq.subarray(0, 4), style: "neox", ropeDim: 8, attentionFactor: 0.5 });
+              return undefined;
             },
           };
         },
