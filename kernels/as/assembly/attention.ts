@@ -19,7 +19,7 @@
 // batch (MHA, or a thread given one head of a group) takes the plain per-head path.
 // scores is scratch for min(group, GROUP_BATCH) rows of round_up(kv_len, 4) floats, then
 // 16 bytes per head of the batch (the runtime sizes it so).
-import { exp4, f16_to_f32, f16x4, hmax, hsum, madd } from "./common";
+import { exp4, f16_to_f32, f16x4, hmax, hsum, madd, scale_by_inverse } from "./common";
 
 // The cache holds K and V as f32, or as f16 (half the memory and the bytes read per step);
 // KV is the element type (f32 or u16 for f16 bits). Every product and sum is f32 either way,
@@ -469,17 +469,7 @@ function attention_group<KV>(
   } while (t1 < limit);
   for (let g = 0; g < n; g++) {
     const oi = o0 + <usize>g * hs;
-    const sum = load<f32>(mrow + (<usize>g << 4));
-    const inv = f32x4.splat(<f32>1.0 / sum);
-    for (let d = 0; d < d4; d += 4) {
-      const o = <usize>d << 2;
-      v128.store(oi + o, f32x4.mul(v128.load(oi + o), inv));
-    }
-    const is: f32 = <f32>1.0 / sum;
-    for (let d = d4; d < head_dim; d++) {
-      const o = <usize>d << 2;
-      store<f32>(oi + o, load<f32>(oi + o) * is);
-    }
+    scale_by_inverse(oi, head_dim, load<f32>(mrow + (<usize>g << 4)));
   }
 }
 
@@ -557,16 +547,7 @@ function attention_head<KV>(
     }
     store<f32>(oi + o, a);
   }
-  const inv = f32x4.splat(<f32>1.0 / sum);
-  for (let d = 0; d < d4; d += 4) {
-    const o = <usize>d << 2;
-    v128.store(oi + o, f32x4.mul(v128.load(oi + o), inv));
-  }
-  const is: f32 = <f32>1.0 / sum;
-  for (let d = d4; d < head_dim; d++) {
-    const o = <usize>d << 2;
-    store<f32>(oi + o, load<f32>(oi + o) * is);
-  }
+  scale_by_inverse(oi, head_dim, sum);
 }
 
 @inline

@@ -97,3 +97,19 @@ export function f16x4(e: v128): v128 {
   const special = i32x4.ge_u(v128.and(bits, i32x4.splat(0x7fffffff)), i32x4.splat(0x0f800000));
   return v128.bitselect(v128.or(bits, i32x4.splat(0x7f800000)), v, special);
 }
+
+/** p[0..n) *= 1 / sum, in place: the normalisation that ends a softmax (one division, then multiplies). */
+@inline
+export function scale_by_inverse(p: usize, n: i32, sum: f32): void {
+  const n4 = n & ~3;
+  const is: f32 = <f32>1.0 / sum;
+  const inv = f32x4.splat(is);
+  for (let d = 0; d < n4; d += 4) {
+    const o = <usize>d << 2;
+    v128.store(p + o, f32x4.mul(v128.load(p + o), inv));
+  }
+  for (let d = n4; d < n; d++) {
+    const o = <usize>d << 2;
+    store<f32>(p + o, load<f32>(p + o) * is);
+  }
+}

@@ -1,7 +1,7 @@
 // Row-wise norms, softmax and element-wise activations. Rows are contiguous [n, dim].
 // Vector bodies handle 4 lanes; tails use the same formulas lane by lane so a row's
 // result does not depend on where the tail starts.
-import { exp1, exp4, hmax, hsum } from "./common";
+import { exp1, exp4, hmax, hsum, scale_by_inverse } from "./common";
 
 /** y = x / sqrt(mean(x^2) + eps) * w  (w = 0: no weight). */
 export function rmsnorm(x: usize, w: usize, y: usize, n: i32, dim: i32, eps: f32): void {
@@ -102,16 +102,7 @@ export function softmax(x: usize, y: usize, n: i32, dim: i32): void {
       store<f32>(yr + o, e);
       s += e;
     }
-    const inv = f32x4.splat(<f32>1.0 / s);
-    for (let k = 0; k < d4; k += 4) {
-      const o = <usize>k << 2;
-      v128.store(yr + o, f32x4.mul(v128.load(yr + o), inv));
-    }
-    const is: f32 = <f32>1.0 / s;
-    for (let k = d4; k < dim; k++) {
-      const o = <usize>k << 2;
-      store<f32>(yr + o, load<f32>(yr + o) * is);
-    }
+    scale_by_inverse(yr, dim, s);
   }
 }
 
