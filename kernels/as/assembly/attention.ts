@@ -19,7 +19,7 @@
 // batch (MHA, or a thread given one head of a group) takes the plain per-head path.
 // scores is scratch for min(group, GROUP_BATCH) rows of round_up(kv_len, 4) floats, then
 // 16 bytes per head of the batch (the runtime sizes it so).
-import { exp4, f16_to_f32, f16x4, hmax, hsum, madd, scale_by_inverse } from "./common";
+import { exp4, f16_to_f32, f16x4, hmax, hsum, madd, scale_row } from "./common";
 
 // The cache holds K and V as f32, or as f16 (half the memory and the bytes read per step);
 // KV is the element type (f32 or u16 for f16 bits). Every product and sum is f32 either way,
@@ -469,7 +469,7 @@ function attention_group<KV>(
   } while (t1 < limit);
   for (let g = 0; g < n; g++) {
     const oi = o0 + <usize>g * hs;
-    scale_by_inverse(oi, head_dim, load<f32>(mrow + (<usize>g << 4)));
+    scale_row(oi, oi, head_dim, <f32>1.0 / load<f32>(mrow + (<usize>g << 4)));
   }
 }
 
@@ -547,7 +547,7 @@ function attention_head<KV>(
     }
     store<f32>(oi + o, a);
   }
-  scale_by_inverse(oi, head_dim, sum);
+  scale_row(oi, oi, head_dim, <f32>1.0 / sum);
 }
 
 @inline

@@ -98,18 +98,17 @@ export function f16x4(e: v128): v128 {
   return v128.bitselect(v128.or(bits, i32x4.splat(0x7f800000)), v, special);
 }
 
-/** p[0..n) *= 1 / sum, in place: the normalisation that ends a softmax (one division, then multiplies). */
+/** y[0..len) = x * s (x may be y): the scale kernel, and the 1 / sum that ends a softmax. */
 @inline
-export function scale_by_inverse(p: usize, n: i32, sum: f32): void {
-  const n4 = n & ~3;
-  const is: f32 = <f32>1.0 / sum;
-  const inv = f32x4.splat(is);
-  for (let d = 0; d < n4; d += 4) {
-    const o = <usize>d << 2;
-    v128.store(p + o, f32x4.mul(v128.load(p + o), inv));
+export function scale_row(x: usize, y: usize, len: i32, s: f32): void {
+  const l4 = len & ~3;
+  const sv = f32x4.splat(s);
+  for (let i = 0; i < l4; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.mul(v128.load(x + o), sv));
   }
-  for (let d = n4; d < n; d++) {
-    const o = <usize>d << 2;
-    store<f32>(p + o, load<f32>(p + o) * is);
+  for (let i = l4; i < len; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, load<f32>(x + o) * s);
   }
 }

@@ -1,7 +1,7 @@
 // Row-wise norms, softmax and element-wise activations. Rows are contiguous [n, dim].
 // Vector bodies handle 4 lanes; tails use the same formulas lane by lane so a row's
 // result does not depend on where the tail starts.
-import { exp1, exp4, hmax, hsum, scale_by_inverse } from "./common";
+import { exp1, exp4, hmax, hsum, scale_row } from "./common";
 
 /** y = x / sqrt(mean(x^2) + eps) * w  (w = 0: no weight). */
 export function rmsnorm(x: usize, w: usize, y: usize, n: i32, dim: i32, eps: f32): void {
@@ -102,7 +102,7 @@ export function softmax(x: usize, y: usize, n: i32, dim: i32): void {
       store<f32>(yr + o, e);
       s += e;
     }
-    scale_by_inverse(yr, dim, s);
+    scale_row(yr, yr, dim, <f32>1.0 / s);
   }
 }
 
@@ -221,14 +221,5 @@ export function mul(a: usize, b: usize, y: usize, len: i32, blen: i32): void {
 
 /** y = x * s, used for scaling residuals and embeddings. */
 export function scale(x: usize, y: usize, len: i32, s: f32): void {
-  const l4 = len & ~3;
-  const sv = f32x4.splat(s);
-  for (let i = 0; i < l4; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(y + o, f32x4.mul(v128.load(x + o), sv));
-  }
-  for (let i = l4; i < len; i++) {
-    const o = <usize>i << 2;
-    store<f32>(y + o, load<f32>(x + o) * s);
-  }
+  scale_row(x, y, len, s);
 }
